@@ -1,0 +1,1 @@
+"""Automatic call distribution: a pure, deterministic router (L1) and its service (L3)."""

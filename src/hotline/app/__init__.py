@@ -1,0 +1,1 @@
+"""L5: the composition root (settings, wiring, command line, lifespan)."""

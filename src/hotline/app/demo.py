@@ -1,0 +1,148 @@
+"""``hotline init --demo``: the demo service of architecture.md.
+
+Loads operators with SIP accounts 1001–1005 and web logins, a supervisor, an
+administrator and an auditor, and a local test trunk that accepts calls to 122
+from the loopback network.  Prints the credentials and writes them to
+``<data dir>/demo-credentials.txt`` (mode 0600).  Passwords are stored only as
+hashes: argon2id for web logins, digest HA1 (MD5 and SHA-256) for SIP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
+
+__all__ = ["DEMO_REALM", "DemoAccount", "load_demo", "write_credentials"]
+
+DEMO_REALM = "hotline122"
+DEMO_OPERATORS = (
+    ("1001", "Анна Иванова"),
+    ("1002", "Борис Петров"),
+    ("1003", "Вера Смирнова"),
+    ("1004", "Григорий Кузнецов"),
+    ("1005", "Дарья Соколова"),
+)
+DEMO_STAFF = (
+    ("supervisor", "Старший смены", "supervisor", ("medical_secrecy",)),
+    ("admin", "Администратор", "administrator", ()),
+    ("auditor", "Аудитор министерства", "auditor", ()),
+)
+DEMO_TOPICS = ("social", "health", "education", "military", "services")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """One line of the credentials printout."""
+
+    kind: str  # "web" or "sip"
+    login: str
+    password: str
+    role: str
+    name: str
+
+
+def _ha1(username: str, realm: str, password: str, algorithm: str) -> str:
+    data = f"{username}:{realm}:{password}".encode()
+    digest = hashlib.sha256(data) if algorithm == "SHA-256" else hashlib.md5(data)
+    return digest.hexdigest()
+
+
+def _password(fixed: str | None) -> str:
+    return fixed if fixed is not None else secrets.token_urlsafe(9)
+
+
+def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAccount]:
+    """Insert the demo accounts and trunk; return the credentials to show once."""
+    hasher = PasswordHasher()
+    now = datetime.now(UTC)
+    accounts: list[DemoAccount] = []
+    for index, (ext, name) in enumerate(DEMO_OPERATORS, start=1):
+        web_login = f"operator{index}"
+        web_pw = _password(password)
+        user_id = secrets.token_hex(8)
+        repo.add_user(
+            User(
+                id=user_id,
+                username=web_login,
+                display_name=name,
+                role="operator",
+                permissions=(),
+                password_hash=hasher.hash(web_pw),
+                is_active=True,
+                created_at=now,
+            )
+        )
+        sip_pw = _password(password)
+        repo.add_operator(
+            Operator(
+                id=secrets.token_hex(8),
+                name=name,
+                user_id=user_id,
+                sip_username=ext,
+                sip_realm=DEMO_REALM,
+                ha1_md5=_ha1(ext, DEMO_REALM, sip_pw, "MD5"),
+                ha1_sha256=_ha1(ext, DEMO_REALM, sip_pw, "SHA-256"),
+                skills={topic: 5 for topic in DEMO_TOPICS},
+            )
+        )
+        accounts.append(DemoAccount("web", web_login, web_pw, "operator", name))
+        accounts.append(DemoAccount("sip", ext, sip_pw, "operator phone", name))
+    for login, name, role, permissions in DEMO_STAFF:
+        pw = _password(password)
+        repo.add_user(
+            User(
+                id=secrets.token_hex(8),
+                username=login,
+                display_name=name,
+                role=role,
+                permissions=permissions,
+                password_hash=hasher.hash(pw),
+                is_active=True,
+                created_at=now,
+            )
+        )
+        accounts.append(DemoAccount("web", login, pw, role, name))
+    repo.add_trunk(
+        Trunk(
+            id=secrets.token_hex(8),
+            name="local-test",
+            host="127.0.0.1",
+            port=5080,
+            transport="udp",
+            trusted_networks=("127.0.0.0/8", "::1/128"),
+            inbound_numbers=("122",),
+            max_calls=100,
+        )
+    )
+    repo.set_meta("demo_loaded_at", now.isoformat())
+    return accounts
+
+
+def write_credentials(path: Path, accounts: list[DemoAccount], *, sip_port: int) -> str:
+    """Write the credentials file (mode 0600) and return its text."""
+    lines = [
+        "Hotline 122 demo credentials (keep this file private)",
+        "",
+        "Web logins:",
+    ]
+    lines += [
+        f"  {a.login:<12} {a.password:<20} {a.role:<14} {a.name}"
+        for a in accounts
+        if a.kind == "web"
+    ]
+    lines += ["", f"SIP accounts (registrar port {sip_port}, realm {DEMO_REALM}):"]
+    lines += [f"  {a.login:<12} {a.password:<20} {a.name}" for a in accounts if a.kind == "sip"]
+    text = "\n".join(lines) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+    return text

@@ -1,0 +1,195 @@
+"""The running node: wires components, serves HTTP, drains on SIGTERM/SIGINT.
+
+Shutdown order (style.md): stop accepting new work, drain what is active for
+at most ``drain_timeout_s``, then stop.  A second signal skips the drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Iterator
+from typing import Protocol
+
+import structlog
+import uvicorn
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from hotline import __version__
+from hotline.app.settings import Settings
+from hotline.core.bus import EventBus
+from hotline.core.clock import Clock, SystemClock
+from hotline.store.db import Database
+from hotline.web.ops import create_ops_app
+
+__all__ = ["Component", "Node", "NodeState", "run_node"]
+
+log = structlog.get_logger("hotline.node")
+
+
+class Component(Protocol):
+    """A long-running part of the node (SIP transport, media engine, ...)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    def refuse_new(self) -> None:
+        """Stop taking new work (new calls get 503); active work goes on."""
+        ...
+
+    def active(self) -> int:
+        """How much work (calls) is still active."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class NodeState:
+    """running → draining → stopped."""
+
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+class _BusCollector(Collector):
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        published = CounterMetricFamily(
+            "hotline_bus_published", "Events published on the in-process bus"
+        )
+        published.add_metric([], self._bus.published)
+        yield published
+        dropped = CounterMetricFamily(
+            "hotline_bus_dropped",
+            "Events dropped for a subscriber whose queue was full",
+            labels=["subscriber"],
+        )
+        dropped.add_metric(["all"], self._bus.dropped_total)
+        for stats in self._bus.stats():
+            dropped.add_metric([stats.name], stats.dropped)
+        yield dropped
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Node:
+    """Everything one ``hotline serve`` process runs."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.bus = EventBus()
+        self.registry = CollectorRegistry()
+        self.registry.register(_BusCollector(self.bus))
+        self._state_gauge = Gauge(
+            "hotline_node_state",
+            "1 for the node's current state",
+            ["state"],
+            registry=self.registry,
+        )
+        self.components: list[Component] = []
+        self.state = NodeState.RUNNING
+        self._set_state(NodeState.RUNNING)
+        self._stop = asyncio.Event()
+        self._force = False
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        for s in (NodeState.RUNNING, NodeState.DRAINING, NodeState.STOPPED):
+            self._state_gauge.labels(state=s).set(1 if s == state else 0)
+
+    def health(self) -> tuple[bool, dict[str, str]]:
+        components = {"node": self.state} | {c.name: "up" for c in self.components}
+        return self.state == NodeState.RUNNING, components
+
+    def request_stop(self) -> None:
+        """First call: drain. Second call: stop without waiting."""
+        if self._stop.is_set():
+            self._force = True
+            log.warning("second stop signal: stopping now")
+        self._stop.set()
+
+    def _bind_http(self) -> socket.socket:
+        host, port = self.settings.http_host, self.settings.http_port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"HTTP {host}:{port}: {exc.strerror}") from None
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+
+    async def run(self) -> None:
+        """Serve until asked to stop; then drain and stop."""
+        db = Database(self.settings.database_url)
+        await asyncio.to_thread(db.migrate)
+        app = create_ops_app(self, self.registry, version=__version__)
+        sock = self._bind_http()
+        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            for component in self.components:
+                await component.start()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(server.serve(sockets=[sock]), name="http")
+                log.info(
+                    "node started",
+                    version=__version__,
+                    http=f"http://{self.settings.http_host}:{self.settings.http_port}",
+                    sip_port=self.settings.sip_port,
+                )
+                await self._stop.wait()
+                await self._drain()
+                server.should_exit = True
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            for component in reversed(self.components):
+                await component.stop()
+            sock.close()
+            db.dispose()
+            self._set_state(NodeState.STOPPED)
+            log.info("node stopped")
+
+    async def _drain(self) -> None:
+        self._set_state(NodeState.DRAINING)
+        for component in self.components:
+            component.refuse_new()
+        deadline = self.clock.monotonic() + self.settings.drain_timeout_s
+        active = sum(c.active() for c in self.components)
+        if active:
+            log.info("draining", active=active, timeout_s=self.settings.drain_timeout_s)
+        while active and not self._force and self.clock.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            active = sum(c.active() for c in self.components)
+        if active:
+            log.warning("drain time over, stopping with active work", active=active)
+
+
+def run_node(settings: Settings) -> None:
+    """Run a node on uvloop until it stops."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(Node(settings).run())

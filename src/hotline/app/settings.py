@@ -1,0 +1,226 @@
+"""Process settings: one typed tree from the environment and an optional file.
+
+Names operators rely on (environment variable → field):
+
+=========================  ===================  =================================
+``HOTLINE_DATA_DIR``       ``data_dir``         ``./var``
+``HOTLINE_DB_URL``         ``db_url``           SQLite file in the data dir
+``HOTLINE_SIP_HOST``       ``sip_host``         ``0.0.0.0``
+``HOTLINE_SIP_PORT``       ``sip_port``         ``5060`` (UDP and TCP)
+``HOTLINE_HTTP_HOST``      ``http_host``        ``127.0.0.1``
+``HOTLINE_HTTP_PORT``      ``http_port``        ``8080``
+``HOTLINE_RTP_PORTS``      ``rtp_ports``        ``20000-20999``
+``HOTLINE_RECORDINGS_DIR`` ``recordings_dir``   data dir / ``recordings``
+``HOTLINE_LOG_FORMAT``     ``log_format``       ``json`` or ``console``
+=========================  ===================  =================================
+
+Nested groups use ``__`` in the environment (``HOTLINE_ACD__AUTO_READY_ON_REGISTER``)
+and tables in the TOML file (``[acd]``).  The file is named by ``HOTLINE_CONFIG``
+or ``hotline --config FILE``; unknown keys in it are an error.  The environment
+wins over the file, the file over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hotline.core.errors import ConfigurationError
+
+__all__ = ["AcdSettings", "PortRange", "Settings", "load_settings"]
+
+ENV_PREFIX = "HOTLINE_"
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class PortRange(BaseModel):
+    """An inclusive UDP port range for RTP/RTCP pairs (even RTP port, odd RTCP)."""
+
+    model_config = ConfigDict(frozen=True)
+    first: int
+    last: int
+
+    @property
+    def pair_count(self) -> int:
+        start = self.first + (self.first % 2)
+        return max(0, (self.last - start + 1) // 2)
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+class AcdSettings(BaseModel):
+    """Automatic call distribution knobs that are process-wide."""
+
+    model_config = ConfigDict(extra="forbid")
+    auto_ready_on_register: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything the process needs before it can read its database."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("./var")
+    db_url: str | None = None
+    sip_host: str = "0.0.0.0"
+    sip_port: Port = 5060
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8080
+    rtp_ports: Annotated[PortRange, NoDecode] = PortRange(first=20000, last=20999)
+    recordings_dir: Path | None = None
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    max_calls: Annotated[int, Field(ge=1)] = 500
+    acd: AcdSettings = AcdSettings()
+
+    # Set by load_settings, not by the user.
+    config_file: Path | None = None
+
+    @field_validator("rtp_ports", mode="before")
+    @classmethod
+    def _parse_rtp_ports(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            lo, sep, hi = value.partition("-")
+            if not sep or not lo.strip().isdigit() or not hi.strip().isdigit():
+                raise ValueError(f"expected FIRST-LAST, e.g. 20000-20999 (got {value!r})")
+            value = {"first": int(lo), "last": int(hi)}
+        if isinstance(value, dict):
+            first, last = int(value["first"]), int(value["last"])
+            if not (1024 <= first <= 65535 and 1024 <= last <= 65535):
+                raise ValueError(f"ports must be between 1024 and 65535 (got {first}-{last})")
+            if last - first < 1:
+                raise ValueError(f"the range must hold at least one RTP/RTCP pair ({first}-{last})")
+        return value
+
+    @field_validator("db_url")
+    @classmethod
+    def _check_db_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"malformed database URL ({exc})") from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        if backend == "postgresql" and not url.host and not url.query.get("host"):
+            raise ValueError("a postgresql URL needs a host")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        """The effective database URL (SQLite in the data dir by default)."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def recordings_path(self) -> Path:
+        return (
+            self.recordings_dir if self.recordings_dir is not None else self.data_dir / "recordings"
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    if not parts:
+        return "settings"
+    if parts[0] == "rtp_ports":
+        parts = parts[:1]
+    return ENV_PREFIX + "__".join(p.upper() for p in parts)
+
+
+def _setting_from_message(message: str) -> str:
+    """The setting named in a pydantic-settings parse error ("... field "x" ...")."""
+    quoted = message.split('"')
+    name = quoted[1] if len(quoted) > 2 else "settings"
+    return ENV_PREFIX + name.upper()
+
+
+def _check_writable_dir(setting: str, path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            setting, f"cannot create directory {path}: {exc.strerror}"
+        ) from None
+    if not path.is_dir():
+        raise ConfigurationError(setting, f"{path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigurationError(setting, f"directory {path} is not writable")
+
+
+def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -> Settings:
+    """Read, validate and check the settings; raise ConfigurationError on the first problem.
+
+    ``config_file`` (or ``HOTLINE_CONFIG``) names an optional TOML file.
+    """
+    if config_file is None and os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigurationError(f"{ENV_PREFIX}CONFIG", f"config file {config_file} not found")
+        try:
+            import tomllib
+
+            tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}CONFIG", f"cannot read {config_file}: {exc}"
+            ) from None
+    settings_cls: type[Settings] = Settings
+    if config_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+        settings_cls = type("FileSettings", (Settings,), {"model_config": config})
+    try:
+        settings = settings_cls()
+    except SettingsError as exc:
+        raise ConfigurationError(_setting_from_message(str(exc)), str(exc)) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        problem = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            problem = "unknown setting" + (f" in {config_file}" if config_file else "")
+        elif "input" in err and err.get("type") != "missing":
+            problem = f"{problem} (got {err['input']!r})"
+        raise ConfigurationError(_setting_name(tuple(err.get("loc", ()))), problem) from None
+    settings = Settings.model_construct(**{**dict(settings), "config_file": config_file})
+    if check_dirs:
+        _check_writable_dir(f"{ENV_PREFIX}DATA_DIR", settings.data_dir)
+        _check_writable_dir(f"{ENV_PREFIX}RECORDINGS_DIR", settings.recordings_path)
+    return settings

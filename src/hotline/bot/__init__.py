@@ -1,0 +1,1 @@
+"""The voice assistant: speech ports and dialogue turns (L1), engine adapters (L3)."""

@@ -1,0 +1,1 @@
+"""L3: call control, a B2BUA: every call is legs plus one controller."""

@@ -1,0 +1,1 @@
+"""The voice menu: flows as data (L1 interpreter) and the runner (L3)."""

@@ -1,0 +1,1 @@
+"""Metrics as pure functions over events (L1); exports and the Situational Centre feed (L4)."""

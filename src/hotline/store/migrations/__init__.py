@@ -1,0 +1,1 @@
+"""Alembic migrations of the Hotline 122 schema."""

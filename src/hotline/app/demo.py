@@ -9,7 +9,6 @@ hashes: argon2id for web logins, digest HA1 (MD5 and SHA-256) for SIP.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from hotline.sip.digest import DigestAlgorithm, ha1
 from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
 
 __all__ = ["DEMO_REALM", "DemoAccount", "load_demo", "write_credentials"]
@@ -47,12 +47,6 @@ class DemoAccount:
     password: str
     role: str
     name: str
-
-
-def _ha1(username: str, realm: str, password: str, algorithm: str) -> str:
-    data = f"{username}:{realm}:{password}".encode()
-    digest = hashlib.sha256(data) if algorithm == "SHA-256" else hashlib.md5(data)
-    return digest.hexdigest()
 
 
 def _password(fixed: str | None) -> str:
@@ -88,8 +82,8 @@ def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAcc
                 user_id=user_id,
                 sip_username=ext,
                 sip_realm=DEMO_REALM,
-                ha1_md5=_ha1(ext, DEMO_REALM, sip_pw, "MD5"),
-                ha1_sha256=_ha1(ext, DEMO_REALM, sip_pw, "SHA-256"),
+                ha1_md5=ha1(ext, DEMO_REALM, sip_pw, DigestAlgorithm.MD5),
+                ha1_sha256=ha1(ext, DEMO_REALM, sip_pw, DigestAlgorithm.SHA256),
                 skills={topic: 5 for topic in DEMO_TOPICS},
             )
         )

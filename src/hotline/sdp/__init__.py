@@ -3,10 +3,9 @@
 Modules:
 
 - :mod:`hotline.sdp.model`: the session description as frozen dataclasses,
-  serialised with ``bytes(description)``.
+  serialised with ``bytes(description)``, with typed views of ``a=rtpmap``,
+  ``a=fmtp``, ``a=ptime``, ``a=rtcp`` and the direction attributes.
 - :mod:`hotline.sdp.parser`: ``parse_sdp(data)`` with size and count limits.
-- :mod:`hotline.sdp.attributes`: typed views of ``a=rtpmap``, ``a=fmtp``,
-  ``a=rtcp`` and the direction attributes.
 - :mod:`hotline.sdp.codecs`: the RFC 3551 static payload types and the codecs
   Hotline speaks (PCMA, PCMU, RFC 4733 telephone-event).
 - :mod:`hotline.sdp.negotiation`: ``build_offer``, ``answer_offer``,

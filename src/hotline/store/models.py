@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "MetaRow", "OperatorRow", "TrunkRow", "UserRow"]
+__all__ = ["Base", "MetaRow", "OperatorRow", "SipBindingRow", "TrunkRow", "UserRow"]
 
 
 class Base(DeclarativeBase):
@@ -68,3 +68,19 @@ class TrunkRow(Base):
     inbound_numbers: Mapped[list[str]] = mapped_column(default=list)
     max_calls: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SipBindingRow(Base):
+    """A registered contact of an operator's phone (survives a restart)."""
+
+    __tablename__ = "sip_bindings"
+    aor: Mapped[str] = mapped_column(String(128), primary_key=True)
+    contact: Mapped[str] = mapped_column(String(512), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)  # epoch seconds
+    call_id: Mapped[str] = mapped_column(String(255))
+    cseq: Mapped[int] = mapped_column(Integer)
+    q: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source_transport: Mapped[str] = mapped_column(String(8))
+    source_host: Mapped[str] = mapped_column(String(64))
+    source_port: Mapped[int] = mapped_column(Integer)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -20,7 +20,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hotline import __version__
+from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
+from hotline.app.sipservice import SipCollector, SipService
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock, SystemClock
 from hotline.store.db import Database
@@ -102,6 +104,7 @@ class Node:
             registry=self.registry,
         )
         self.components: list[Component] = []
+        self._started: list[Component] = []
         self.state = NodeState.RUNNING
         self._set_state(NodeState.RUNNING)
         self._stop = asyncio.Event()
@@ -132,7 +135,7 @@ class Node:
             sock.bind((host, port))
         except OSError as exc:
             sock.close()
-            raise OSError(f"HTTP {host}:{port}: {exc.strerror}") from None
+            raise OSError(f"HTTP {host}:{port}: {exc.strerror} (HOTLINE_HTTP_PORT)") from None
         sock.listen(128)
         sock.setblocking(False)
         return sock
@@ -141,6 +144,10 @@ class Node:
         """Serve until asked to stop; then drain and stop."""
         db = Database(self.settings.database_url)
         await asyncio.to_thread(db.migrate)
+        secret = load_or_create_secret(self.settings.data_dir)
+        sip = SipService(self.settings, db, self.clock, secret)
+        self.components.append(sip)
+        self.registry.register(SipCollector(sip))
         app = create_ops_app(self, self.registry, version=__version__)
         sock = self._bind_http()
         config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
@@ -151,6 +158,7 @@ class Node:
         try:
             for component in self.components:
                 await component.start()
+                self._started.append(component)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(server.serve(sockets=[sock]), name="http")
                 log.info(
@@ -165,7 +173,7 @@ class Node:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            for component in reversed(self.components):
+            for component in reversed(self._started):
                 await component.stop()
             sock.close()
             db.dispose()

@@ -40,7 +40,7 @@ from sqlalchemy.exc import ArgumentError
 
 from hotline.core.errors import ConfigurationError
 
-__all__ = ["AcdSettings", "PortRange", "Settings", "load_settings"]
+__all__ = ["AcdSettings", "PortRange", "Settings", "SipSettings", "load_settings"]
 
 ENV_PREFIX = "HOTLINE_"
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -69,6 +69,30 @@ class AcdSettings(BaseModel):
     auto_ready_on_register: bool = False
 
 
+class SipSettings(BaseModel):
+    """SIP stack knobs beyond the listen address (``[sip]`` / ``HOTLINE_SIP__*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    realm: str = "hotline122"
+    tls_port: Port | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    t1_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    t2_s: Annotated[float, Field(gt=0, le=60)] = 4.0
+    t4_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    user_agent: str | None = None  # None: no product or version in Server/User-Agent
+    # Digest algorithms offered, in order (RFC 8760). Default MD5 only: deployed
+    # phones fail on more: SIPp 3.6 takes the first challenge and cannot do
+    # SHA-256, and baresip 1.0 (libre) rejects a 401 that offers any algorithm
+    # it lacks. Set ["SHA-256", "MD5"] when every phone supports RFC 8760.
+    digest_algorithms: tuple[Literal["MD5", "SHA-256"], ...] = ("MD5",)
+    max_auth_failures: Annotated[int, Field(ge=1)] = 10
+    auth_failure_window_s: Annotated[float, Field(gt=0)] = 60.0
+    ban_s: Annotated[float, Field(gt=0)] = 600.0
+    unauthenticated_rate_per_s: Annotated[float, Field(gt=0)] = 20.0
+    trace: bool = False
+
+
 class Settings(BaseSettings):
     """Everything the process needs before it can read its database."""
 
@@ -92,6 +116,7 @@ class Settings(BaseSettings):
     drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     max_calls: Annotated[int, Field(ge=1)] = 500
     acd: AcdSettings = AcdSettings()
+    sip: SipSettings = SipSettings()
 
     # Set by load_settings, not by the user.
     config_file: Path | None = None
@@ -220,6 +245,12 @@ def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -
             problem = f"{problem} (got {err['input']!r})"
         raise ConfigurationError(_setting_name(tuple(err.get("loc", ()))), problem) from None
     settings = Settings.model_construct(**{**dict(settings), "config_file": config_file})
+    tls = settings.sip
+    if (tls.tls_cert is None) != (tls.tls_key is None):
+        raise ConfigurationError(f"{ENV_PREFIX}SIP__TLS_CERT", "TLS needs both a certificate and a key")
+    for name, path in (("TLS_CERT", tls.tls_cert), ("TLS_KEY", tls.tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigurationError(f"{ENV_PREFIX}SIP__{name}", f"file {path} not found")
     if check_dirs:
         _check_writable_dir(f"{ENV_PREFIX}DATA_DIR", settings.data_dir)
         _check_writable_dir(f"{ENV_PREFIX}RECORDINGS_DIR", settings.recordings_path)

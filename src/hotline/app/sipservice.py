@@ -1,0 +1,237 @@
+"""Wiring of the SIP stack into the node: credentials, trunks, bindings, metrics.
+
+Phones' digest HA1s come from the operators table; trunks' trusted networks
+from the trunks table; registrar bindings are restored at start-up and
+written back (off the event loop, through one owned writer task) as phones
+register, refresh, unregister or expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Iterator
+
+import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline.app.settings import Settings
+from hotline.core.clock import Clock
+from hotline.sip.auth import RateLimiter, SipAuthPolicy, TrustedNetworks
+from hotline.sip.digest import DigestAlgorithm, DigestServer, FailureThrottle
+from hotline.sip.endpoint import EndpointConfig, SipEndpoint
+from hotline.sip.peer import Peer, TransportKind
+from hotline.sip.registrar import Binding, BindingChange, BindingChanged, Registrar
+from hotline.sip.trace import SipTracer
+from hotline.sip.txn_model import TimerConfig
+from hotline.store.accounts import AccountsRepository
+from hotline.store.bindings import BindingsRepository, StoredBinding
+from hotline.store.db import Database
+
+__all__ = ["SipCollector", "SipService"]
+
+log = structlog.get_logger("hotline.sip.service")
+
+
+class SipService:
+    """The node component that runs the SIP endpoint."""
+
+    name = "sip"
+
+    def __init__(self, settings: Settings, db: Database, clock: Clock, secret: bytes) -> None:
+        self._settings = settings
+        self._accounts = AccountsRepository(db)
+        self._bindings = BindingsRepository(db)
+        self._clock = clock
+        self._ha1: dict[tuple[str, DigestAlgorithm], str] = {}
+        sip = settings.sip
+        algorithms = tuple(DigestAlgorithm(a) for a in sip.digest_algorithms)
+        self.digest = DigestServer(sip.realm, secret, algorithms=algorithms)
+        self.trusted = TrustedNetworks()
+        auth = SipAuthPolicy(
+            self.digest,
+            self._lookup,
+            trusted=self.trusted,
+            throttle=FailureThrottle(
+                max_failures=sip.max_auth_failures,
+                window_s=sip.auth_failure_window_s,
+                ban_s=sip.ban_s,
+            ),
+            unauthenticated_rate=RateLimiter(
+                sip.unauthenticated_rate_per_s, 3 * sip.unauthenticated_rate_per_s
+            ),
+        )
+        tls: ssl.SSLContext | None = None
+        if sip.tls_cert is not None and sip.tls_key is not None:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(sip.tls_cert, sip.tls_key)
+        self.tracer = SipTracer(settings.data_dir / "sip-trace.log", clock.utcnow)
+        if sip.trace:
+            self.tracer.trace_all(True)
+        self.endpoint = SipEndpoint(
+            clock=clock,
+            config=EndpointConfig(
+                host=settings.sip_host,
+                port=settings.sip_port,
+                tls_port=sip.tls_port if tls is not None else None,
+                tls_context=tls,
+                timers=TimerConfig(t1=sip.t1_s, t2=sip.t2_s, t4=sip.t4_s),
+                user_agent=sip.user_agent,
+            ),
+            auth=auth,
+            registrar=Registrar(),
+            tracer=self.tracer,
+            on_binding=self._binding_changed,
+        )
+        self._writes: asyncio.Queue[BindingChanged | None] = asyncio.Queue(maxsize=10_000)
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- credentials ---------------------------------------------------------------
+
+    def _lookup(self, username: str, realm: str, algorithm: DigestAlgorithm) -> str | None:
+        if realm != self.digest.realm:
+            return None
+        return self._ha1.get((username, algorithm.base))
+
+    def reload_accounts(self) -> None:
+        """Read operators' credentials and trunks' networks again (blocking; call in a thread)."""
+        table: dict[tuple[str, DigestAlgorithm], str] = {}
+        for op in self._accounts.operators():
+            if not op.enabled or op.sip_realm != self.digest.realm:
+                continue
+            table[(op.sip_username, DigestAlgorithm.MD5)] = op.ha1_md5
+            table[(op.sip_username, DigestAlgorithm.SHA256)] = op.ha1_sha256
+        self._ha1 = table
+        networks = [
+            (net, t.name)
+            for t in self._accounts.trunks()
+            if t.enabled
+            for net in t.trusted_networks
+        ]
+        self.endpoint.auth.trusted = TrustedNetworks(networks)
+
+    # -- bindings ----------------------------------------------------------------
+
+    def _binding_changed(self, change: BindingChanged) -> None:
+        try:
+            self._writes.put_nowait(change)
+        except asyncio.QueueFull:
+            log.warning("binding write queue full: change not persisted", aor=change.binding.aor)
+
+    async def _write_bindings(self) -> None:
+        while (change := await self._writes.get()) is not None:
+            b = change.binding
+            try:
+                if change.change in (BindingChange.ADDED, BindingChange.REFRESHED):
+                    await asyncio.to_thread(self._bindings.save, _stored(b))
+                else:
+                    await asyncio.to_thread(self._bindings.delete, b.aor, b.contact)
+            except (SQLAlchemyError, OSError) as exc:  # the database may be down; keep serving
+                log.warning("binding not persisted", aor=b.aor, error=str(exc))
+
+    # -- Component ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.reload_accounts)
+        now = self.endpoint.wall_now()
+        stored = await asyncio.to_thread(self._bindings.live, now)
+        for s in stored:
+            self.endpoint.registrar.restore(_binding(s), now)
+        try:
+            await self.endpoint.start()
+        except OSError as exc:
+            host, port = self._settings.sip_host, self._settings.sip_port
+            raise OSError(f"SIP {host}:{port}: {exc.strerror or exc} (HOTLINE_SIP_PORT)") from None
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write_bindings(), name="sip-bindings"
+        )
+        log.info("sip ready", operators=len(self._ha1) // 2, bindings_restored=len(stored))
+
+    def refuse_new(self) -> None:
+        self.endpoint.refuse_new()
+
+    def active(self) -> int:
+        app = self.endpoint.app
+        return int(getattr(app, "active_legs", 0))
+
+    async def stop(self) -> None:
+        await self.endpoint.stop()
+        if self._writer is not None:
+            await self._writes.put(None)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._writer, timeout=5.0)
+            self._writer = None
+
+
+def _stored(b: Binding) -> StoredBinding:
+    return StoredBinding(
+        aor=b.aor,
+        contact=b.contact,
+        expires_at=b.expires_at,
+        call_id=b.call_id,
+        cseq=b.cseq,
+        q=b.q,
+        source_transport=b.source.transport.value,
+        source_host=b.source.host,
+        source_port=b.source.port,
+        user_agent=b.user_agent,
+    )
+
+
+def _binding(s: StoredBinding) -> Binding:
+    return Binding(
+        aor=s.aor,
+        contact=s.contact,
+        expires_at=s.expires_at,
+        call_id=s.call_id,
+        cseq=s.cseq,
+        q=s.q,
+        source=Peer(TransportKind(s.source_transport), s.source_host, s.source_port),
+        user_agent=s.user_agent,
+    )
+
+
+class SipCollector(Collector):
+    """SIP counters for /metrics."""
+
+    def __init__(self, service: SipService) -> None:
+        self._service = service
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        ep = self._service.endpoint
+        st = ep.stats
+        counters = {
+            "hotline_sip_requests_received": ("SIP requests received", st.requests_in),
+            "hotline_sip_responses_received": ("SIP responses received", st.responses_in),
+            "hotline_sip_parse_errors": ("Malformed SIP messages", st.parse_errors),
+            "hotline_sip_dropped_banned": ("Messages dropped from banned sources", st.dropped_banned),
+            "hotline_sip_dropped_rate": ("Messages dropped over the rate limit", st.dropped_rate),
+            "hotline_sip_auth_challenges": ("Digest challenges sent", st.challenges),
+            "hotline_sip_auth_bans": ("Sources banned after failed digests", ep.auth.throttle.bans_total),
+            "hotline_sip_registrations": ("Successful REGISTER requests", st.registrations),
+            "hotline_sip_retransmissions_absorbed": ("Retransmitted requests absorbed", ep.txn.stats.retransmissions_absorbed),
+            "hotline_sip_transaction_timeouts": ("Transactions timed out", ep.txn.stats.timeouts),
+            "hotline_sip_traced_messages": ("Messages written to the SIP trace", self._service.tracer.messages_traced),
+        }  # fmt: skip
+        for name, (help_text, value) in counters.items():
+            family = CounterMetricFamily(name, help_text)
+            family.add_metric([], value)
+            yield family
+        by_status = CounterMetricFamily(
+            "hotline_sip_responses_sent", "SIP responses sent by status", labels=["status"]
+        )
+        for status, count in sorted(st.by_status_out.items()):
+            by_status.add_metric([str(status)], count)
+        yield by_status
+        gauges = {
+            "hotline_sip_bindings": ("Registered contacts", ep.registrar.count()),
+            "hotline_sip_transactions": ("Live SIP transactions", ep.txn.live_transactions),
+            "hotline_sip_connections": ("Open TCP/TLS connections", ep.transport.connection_count),
+        }
+        for name, (help_text, value) in gauges.items():
+            gauge = GaugeMetricFamily(name, help_text)
+            gauge.add_metric([], value)
+            yield gauge

@@ -1,0 +1,1 @@
+"""Helpers for tests that drive real peers (SIPp, baresip) on loopback."""

@@ -13,6 +13,8 @@ PACKAGES=(
   baresip          # real softphone: operators' phones in tests
   sipsak           # raw SIP message sender
   tshark           # RTP stream analysis on loopback
+  postgresql       # the production database, exercised by the store tests
+  openssl          # test certificates for SIP over TLS
 )
 
 missing=()

@@ -220,3 +220,102 @@ async def test_tls_transport_answers_options_and_challenges_register(tmp_path: P
                 assert b"Content-Length: 0" in headers
         finally:
             writer.close()
+
+
+async def test_we_register_at_a_provider_that_challenges_us() -> None:
+    """Client-side digest for REGISTER to a provider (here: a second endpoint of ours)."""
+    from hotline.sip.peer import Peer, TransportKind
+    from hotline.sip.regclient import (
+        RegistrationClient,
+        RegistrationConfig,
+        RegistrationRunner,
+        RegistrationState,
+    )
+    from hotline.sip.uri import SipUri
+
+    async with (
+        sip_endpoint(users={"4951234567": "trunk-secret"}) as provider,
+        sip_endpoint() as ours,
+    ):
+        provider_port = provider.local_udp[1]  # type: ignore[index]
+        our_port = ours.local_udp[1]  # type: ignore[index]
+        peer = Peer(TransportKind.UDP, "127.0.0.1", provider_port)
+        client = RegistrationClient(
+            RegistrationConfig(
+                registrar=SipUri(host="127.0.0.1", port=provider_port),
+                aor=SipUri(host="127.0.0.1", user="4951234567"),
+                contact=SipUri(host="127.0.0.1", port=our_port, user="122"),
+                username="4951234567",
+                password="trunk-secret",
+                via_sent_by=f"127.0.0.1:{our_port}",
+                expires_s=300,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        runner = RegistrationRunner(
+            client,
+            lambda request, on_response: ours.request(request, peer, on_response),
+            loop.call_later,
+            ours.clock.monotonic,
+        )
+        runner.start()
+        for _ in range(50):
+            if client.state is RegistrationState.REGISTERED:
+                break
+            await asyncio.sleep(0.05)
+        assert client.state is RegistrationState.REGISTERED
+        (binding,) = provider.registrar.bindings("4951234567", provider.wall_now())
+        assert binding.contact == f"sip:122@127.0.0.1:{our_port}"
+        runner.stop()
+        for _ in range(50):
+            if client.state is RegistrationState.UNREGISTERED:
+                break
+            await asyncio.sleep(0.05)
+        assert client.state is RegistrationState.UNREGISTERED
+        assert provider.registrar.count() == 0
+
+
+async def test_qualify_sees_a_registered_phone_alive_and_then_gone(tmp_path: Path) -> None:
+    from hotline.sip.qualify import Qualifier
+    from hotline.sip.txn_model import TimerConfig
+    from support.peers import baresip
+
+    fast = TimerConfig(t1=0.05, t2=0.4, t4=0.5, timer_d_s=0.5)  # 64*T1 = 3.2 s
+    async with sip_endpoint(users={"1004": "pw-1004-x"}, timers=fast) as endpoint:
+        port = endpoint.local_udp[1]  # type: ignore[index]
+        qualifier = Qualifier(f"127.0.0.1:{port}", interval_s=0.0)
+        results: list[int] = []
+
+        async def ping_all() -> None:
+            wall = endpoint.wall_now()
+            bindings = endpoint.registrar.bindings("1004", wall)
+            done = asyncio.Event()
+            for binding in qualifier.due(bindings, endpoint.clock.monotonic()):
+                sent = endpoint.clock.monotonic()
+
+                def on_response(response, binding=binding, sent=sent):  # type: ignore[no-untyped-def]
+                    qualifier.record(binding, response, sent, endpoint.clock.monotonic())
+                    results.append(response.status)
+                    done.set()
+
+                endpoint.request(qualifier.build(binding), binding.source, on_response)
+            await asyncio.wait_for(done.wait(), 10)
+
+        account = f"<sip:1004@127.0.0.1:{port};transport=udp>;auth_pass=pw-1004-x;regint=300"
+        with baresip(tmp_path / "phone", account=account):
+            for _ in range(100):
+                if endpoint.registrar.bindings("1004", endpoint.wall_now()):
+                    break
+                await asyncio.sleep(0.1)
+            (binding,) = endpoint.registrar.bindings("1004", endpoint.wall_now())
+            await ping_all()
+            assert results == [200]
+            assert qualifier.is_reachable("1004", binding.contact)
+            assert qualifier.health[("1004", binding.contact)].rtt_s is not None
+        # baresip is gone (it may have unregistered: keep the binding to probe it).
+        if not endpoint.registrar.bindings("1004", endpoint.wall_now()):
+            endpoint.registrar.restore(binding, endpoint.wall_now())
+        await ping_all()
+        assert results[-1] == 408
+        assert not qualifier.is_reachable("1004", binding.contact)
+        assert qualifier.counts() == (0, 1)

@@ -43,6 +43,7 @@ async def sip_endpoint(
     untrusted_rate_per_s: float = 1000.0,
     algorithms: Iterable[DigestAlgorithm] = (DigestAlgorithm.MD5,),
     tls_context: ssl.SSLContext | None = None,
+    timers: TimerConfig | None = None,
 ) -> AsyncIterator[SipEndpoint]:
     """A SIP endpoint on 127.0.0.1 (UDP and TCP on one free port)."""
     policy = SipAuthPolicy(
@@ -59,7 +60,7 @@ async def sip_endpoint(
         config=EndpointConfig(
             host="127.0.0.1",
             port=port,
-            timers=TimerConfig(),
+            timers=timers or TimerConfig(),
             untrusted_rate_per_s=untrusted_rate_per_s,
             untrusted_burst=untrusted_rate_per_s,
             tls_port=0 if tls_context is not None else None,

@@ -91,6 +91,7 @@ class SipSettings(BaseModel):
     ban_s: Annotated[float, Field(gt=0)] = 600.0
     unauthenticated_rate_per_s: Annotated[float, Field(gt=0)] = 20.0
     trace: bool = False
+    qualify_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
 
 
 class Settings(BaseSettings):
@@ -247,7 +248,9 @@ def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -
     settings = Settings.model_construct(**{**dict(settings), "config_file": config_file})
     tls = settings.sip
     if (tls.tls_cert is None) != (tls.tls_key is None):
-        raise ConfigurationError(f"{ENV_PREFIX}SIP__TLS_CERT", "TLS needs both a certificate and a key")
+        raise ConfigurationError(
+            f"{ENV_PREFIX}SIP__TLS_CERT", "TLS needs both a certificate and a key"
+        )
     for name, path in (("TLS_CERT", tls.tls_cert), ("TLS_KEY", tls.tls_key)):
         if path is not None and not path.is_file():
             raise ConfigurationError(f"{ENV_PREFIX}SIP__{name}", f"file {path} not found")

@@ -20,10 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.app.settings import Settings
 from hotline.core.clock import Clock
+from hotline.core.errors import LocalProtocolError, RemoteProtocolError
 from hotline.sip.auth import RateLimiter, SipAuthPolicy, TrustedNetworks
 from hotline.sip.digest import DigestAlgorithm, DigestServer, FailureThrottle
 from hotline.sip.endpoint import EndpointConfig, SipEndpoint
+from hotline.sip.message import SipResponse
 from hotline.sip.peer import Peer, TransportKind
+from hotline.sip.qualify import Qualifier
 from hotline.sip.registrar import Binding, BindingChange, BindingChanged, Registrar
 from hotline.sip.trace import SipTracer
 from hotline.sip.txn_model import TimerConfig
@@ -88,6 +91,8 @@ class SipService:
         )
         self._writes: asyncio.Queue[BindingChanged | None] = asyncio.Queue(maxsize=10_000)
         self._writer: asyncio.Task[None] | None = None
+        self.qualifier: Qualifier | None = None
+        self._qualify_task: asyncio.Task[None] | None = None
 
     # -- credentials ---------------------------------------------------------------
 
@@ -116,6 +121,11 @@ class SipService:
     # -- bindings ----------------------------------------------------------------
 
     def _binding_changed(self, change: BindingChanged) -> None:
+        if self.qualifier is not None and change.change in (
+            BindingChange.REMOVED,
+            BindingChange.EXPIRED,
+        ):
+            self.qualifier.forget(change.binding)
         try:
             self._writes.put_nowait(change)
         except asyncio.QueueFull:
@@ -157,7 +167,34 @@ class SipService:
         app = self.endpoint.app
         return int(getattr(app, "active_legs", 0))
 
+    async def _qualify_loop(self) -> None:
+        qualifier = self.qualifier
+        assert qualifier is not None
+        while True:
+            await asyncio.sleep(min(5.0, qualifier.interval_s))
+            registrar = self.endpoint.registrar
+            wall = self.endpoint.wall_now()
+            bindings = [b for user in registrar.users() for b in registrar.bindings(user, wall)]
+            for binding in qualifier.due(bindings, self._clock.monotonic()):
+                self._ping(qualifier, binding)
+
+    def _ping(self, qualifier: Qualifier, binding: Binding) -> None:
+        sent_at = self._clock.monotonic()
+
+        def done(response: SipResponse) -> None:
+            qualifier.record(binding, response, sent_at, self._clock.monotonic())
+
+        try:
+            self.endpoint.request(qualifier.build(binding), binding.source, done)
+        except (LocalProtocolError, RemoteProtocolError) as exc:
+            log.info("qualify not sent", aor=binding.aor, error=str(exc))
+
     async def stop(self) -> None:
+        if self._qualify_task is not None:
+            self._qualify_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._qualify_task
+            self._qualify_task = None
         await self.endpoint.stop()
         if self._writer is not None:
             await self._writes.put(None)
@@ -231,6 +268,13 @@ class SipCollector(Collector):
             "hotline_sip_transactions": ("Live SIP transactions", ep.txn.live_transactions),
             "hotline_sip_connections": ("Open TCP/TLS connections", ep.transport.connection_count),
         }
+        if self._service.qualifier is not None:
+            up, down = self._service.qualifier.counts()
+            gauges["hotline_sip_contacts_reachable"] = ("Registered contacts answering OPTIONS", up)
+            gauges["hotline_sip_contacts_unreachable"] = (
+                "Registered contacts not answering OPTIONS",
+                down,
+            )
         for name, (help_text, value) in gauges.items():
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], value)

@@ -174,6 +174,7 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._accepting = True
+        self._callbacks: dict[ClientTransactionId, Callable[[SipResponse], None]] = {}
         self.local_udp: tuple[str, int] | None = None
         self.local_tcp: tuple[str, int] | None = None
         self.local_tls: tuple[str, int] | None = None
@@ -290,8 +291,7 @@ class SipEndpoint:
                 self._on_request(event.txn_id, event.request, event.source)
             elif isinstance(event, ResponseReceived):
                 self.stats.responses_in += 1
-                if self.app is not None:
-                    self.app.on_response(self, event.txn_id, event.response)
+                self._deliver_response(event.txn_id, event.response)
             elif isinstance(event, AckReceived):
                 if self.app is not None:
                     self.app.on_ack(self, event.request, event.source)
@@ -315,13 +315,20 @@ class SipEndpoint:
         txn_id: ClientTransactionId | ServerTransactionId,
         event: TransactionTimedOut | TransportError,
     ) -> None:
-        """A client transaction ended without a final response: hand the app a synthetic one."""
-        if self.app is None:
-            return
+        """A client transaction ended without a final response: deliver a synthetic one."""
         status = 408 if isinstance(event, TransactionTimedOut) else 503
         synthetic = SipResponse(status, "Request Timeout" if status == 408 else "Service Unavailable",
                                 _empty_headers(), b"")  # fmt: skip
-        self.app.on_response(self, ClientTransactionId(int(txn_id)), synthetic)
+        self._deliver_response(ClientTransactionId(int(txn_id)), synthetic)
+
+    def _deliver_response(self, txn_id: ClientTransactionId, response: SipResponse) -> None:
+        callback = self._callbacks.get(txn_id)
+        if callback is not None:
+            if response.status >= 200:
+                del self._callbacks[txn_id]
+            callback(response)
+        elif self.app is not None:
+            self.app.on_response(self, txn_id, response)
 
     def _flush(self) -> None:
         for data, peer in self.txn.datagrams_to_send():
@@ -540,11 +547,22 @@ class SipEndpoint:
             return  # the transaction is gone (e.g. answered already)
         self._count_status(status)
 
-    def request(self, request: SipRequest, peer: Peer) -> ClientTransactionId:
-        """Start a client transaction; responses reach ``app.on_response``."""
+    def request(
+        self,
+        request: SipRequest,
+        peer: Peer,
+        on_response: Callable[[SipResponse], None] | None = None,
+    ) -> ClientTransactionId:
+        """Start a client transaction.
+
+        Responses go to ``on_response`` when given (a synthetic 408/503 when
+        the transaction times out or cannot be sent), else to ``app.on_response``.
+        """
         if self.config.user_agent and request.headers.get("User-Agent") is None:
             request.headers.add("User-Agent", self.config.user_agent)
         txn_id = self.txn.send_request(request, peer, self.clock.monotonic())
+        if on_response is not None:
+            self._callbacks[txn_id] = on_response
         self._flush()
         return txn_id
 

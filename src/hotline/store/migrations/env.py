@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import hotline.store.events  # noqa: F401 - registers the events table on Base.metadata
 from hotline.store.models import Base
 
 connection = context.config.attributes["connection"]

@@ -19,4 +19,10 @@ Modules
     ``status``      read-only snapshots for supervisors
     ``timers``      the timer heap
     ``erlang``      Erlang C and Erlang A staffing arithmetic
+    ``simulator``   the engine on a virtual clock (``hotline simulate``)
+    ``sim_input``   forecast, staffing and handle-time CSV readers
+    ``sim_config``  queue configuration from YAML
+    ``sim_draw``    arrivals, handle times and patience draws (or replayed calls)
+    ``sim_stats``   per-interval figures (metrics.md definitions)
+    ``sim_chart``   the self-contained HTML/SVG chart
 """

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hotline import __version__
+from hotline.app.cli_acd import register as _register_acd
 from hotline.app.settings import Settings, load_settings
 from hotline.core.errors import ConfigurationError
 
@@ -131,6 +132,9 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+_register_acd(app)
 
 
 def main() -> None:

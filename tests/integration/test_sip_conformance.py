@@ -222,3 +222,45 @@ async def test_all_messages_in_a_row_leave_the_server_healthy() -> None:
         for path in sorted((CORPUS / "variants").glob("*.sip")):
             await _udp_exchange(port, path.read_bytes(), 0.05)
         await _assert_still_healthy(endpoint, 999)
+
+
+@pytest.mark.parametrize("name", ["clerr", "ncl", "mcl01"])
+async def test_broken_framing_over_tcp_closes_the_connection(name: str) -> None:
+    """clerr: wait, then close; ncl/mcl01: the framing cannot recover, close (INDEX.md)."""
+    from hotline.sip.transport import TransportLimits
+
+    data = (CORPUS / f"{name}.sip").read_bytes()
+    limits = TransportLimits(partial_message_timeout_s=0.5)
+    async with sip_endpoint(users={"1001": "pw"}, transport_limits=limits) as endpoint:
+        reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.local_tcp[1])  # type: ignore[index]
+        try:
+            writer.write(data)
+            await writer.drain()
+            rest = await asyncio.wait_for(reader.read(), 5)  # returns at EOF: the server closed
+            assert endpoint.transport.connection_count == 0
+            if name != "clerr":
+                assert rest.startswith(b"SIP/2.0 400 ")
+        finally:
+            writer.close()
+        await _assert_still_healthy(endpoint, 3)
+
+
+async def test_tcp_connection_is_reused_for_responses_and_closed_when_idle() -> None:
+    from hotline.sip.transport import TransportLimits
+
+    limits = TransportLimits(idle_timeout_s=0.5)
+    async with sip_endpoint(transport_limits=limits) as endpoint:
+        reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.local_tcp[1])  # type: ignore[index]
+        try:
+            for n in range(3):  # three requests, three answers on the same connection
+                writer.write(
+                    _options(endpoint.local_tcp[1], 50 + n).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+                )  # type: ignore[index]
+                await writer.drain()
+                assert await asyncio.wait_for(reader.readline(), 2) == b"SIP/2.0 200 OK\r\n"
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+            assert endpoint.transport.connection_count == 1
+            assert await asyncio.wait_for(reader.read(), 3) == b""  # idle: closed by the server
+            assert endpoint.transport.stats.connections_closed_idle == 1
+        finally:
+            writer.close()

@@ -11,6 +11,7 @@ from hotline.sip.auth import RateLimiter, SipAuthPolicy, TrustedNetworks
 from hotline.sip.digest import DigestAlgorithm, DigestServer, FailureThrottle, ha1
 from hotline.sip.endpoint import EndpointConfig, SipApplication, SipEndpoint
 from hotline.sip.registrar import Registrar
+from hotline.sip.transport import TransportLimits
 from hotline.sip.txn_model import TimerConfig
 
 REALM = "hotline122"
@@ -44,6 +45,7 @@ async def sip_endpoint(
     algorithms: Iterable[DigestAlgorithm] = (DigestAlgorithm.MD5,),
     tls_context: ssl.SSLContext | None = None,
     timers: TimerConfig | None = None,
+    transport_limits: TransportLimits | None = None,
 ) -> AsyncIterator[SipEndpoint]:
     """A SIP endpoint on 127.0.0.1 (UDP and TCP on one free port)."""
     policy = SipAuthPolicy(
@@ -61,6 +63,7 @@ async def sip_endpoint(
             host="127.0.0.1",
             port=port,
             timers=timers or TimerConfig(),
+            transport_limits=transport_limits or TransportLimits(),
             untrusted_rate_per_s=untrusted_rate_per_s,
             untrusted_burst=untrusted_rate_per_s,
             tls_port=0 if tls_context is not None else None,

@@ -78,6 +78,7 @@ class StreamFramer:
         self._body_start = 0
         self._body_length = 0
         self._after_lone_crlf = False
+        self._scanned = 0
         self._error: SipParseError | None = None
 
     @property
@@ -150,13 +151,20 @@ class StreamFramer:
         """Parse the header section when it is complete; ``None`` while waiting."""
         buf = self._buffer
         limit = self._limits.max_message_bytes
-        ends = find_head_end(buf)
+        # Search only the bytes not searched yet (3 back, for a terminator cut in
+        # two): feeding a header byte by byte must not cost a rescan each time.
+        scanned = self._scanned
+        ends = None
+        if buf.find(b"\n\n", scanned) != -1 or buf.find(b"\r\n\r\n", scanned) != -1:
+            ends = find_head_end(buf)
         if ends is None:
             if len(buf) > limit:
                 raise self._fail(
                     SipLimitError(f"header section over {limit} bytes", status_hint=513)
                 )
+            self._scanned = max(0, len(buf) - 3)
             return None
+        self._scanned = 0
         head_end, body_start = ends
         try:
             head = parse_head(buf, 0, head_end, self._limits)

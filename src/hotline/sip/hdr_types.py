@@ -303,12 +303,7 @@ def _plain_via(value: str) -> Via | None:
     transport = protocol[8:]
     sent_by, semi, params_text = rest.partition(";")
     host, colon, port_text = sent_by.partition(":")
-    if (
-        not transport
-        or not is_plain(transport, TOKEN_BYTES)
-        or host[:1] in ("", ".", "-")
-        or not is_plain(host, _HOST_BYTES)
-    ):
+    if not transport.isalpha() or host[:1] in ("", ".", "-") or not is_plain(host, _HOST_BYTES):
         return None
     port: int | None = None
     if colon:
@@ -317,7 +312,7 @@ def _plain_via(value: str) -> Via | None:
         port = int(port_text)
     params = EMPTY_PARAMS
     if semi:
-        plain = plain_params(semi + params_text)
+        plain = plain_params(semi + params_text, checked=True)
         if plain is None:
             return None
         params = plain
@@ -390,6 +385,10 @@ def parse_uint(value: str, header: str, maximum: int, *, clamp: bool = False) ->
 
     Above ``maximum`` the result is ``maximum`` when ``clamp`` is set, else an error.
     """
+    if value.isdigit() and value.isascii() and len(value) <= 10:
+        number = int(value)
+        if number <= maximum:
+            return number
     if _DIGITS_RE.fullmatch(value) is None:
         raise bad_header(header, f"expected digits, got {value[:40]!r}")
     digits = value.lstrip("0") or "0"

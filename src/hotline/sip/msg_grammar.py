@@ -250,12 +250,13 @@ def is_plain(text: str, allowed: bytes) -> bool:
     return text.isascii() and not text.encode("ascii").translate(None, allowed)
 
 
-def plain_params(text: str) -> Params | None:
+def plain_params(text: str, *, checked: bool = False) -> Params | None:
     """Fast path of :func:`parse_params`: ``;name[=value]...`` without LWS or quotes.
 
     ``None`` when ``text`` is not that simple (the general parser decides).
+    ``checked`` says the caller already made sure of the character set.
     """
-    if text[:1] != ";" or not is_plain(text, _PLAIN_PARAM_BYTES):
+    if text[:1] != ";" or not (checked or is_plain(text, _PLAIN_PARAM_BYTES)):
         return None
     items: list[tuple[str, str | None]] = []
     token = _TOKEN_RE.fullmatch

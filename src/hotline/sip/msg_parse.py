@@ -25,7 +25,14 @@ from itertools import repeat
 from operator import itemgetter
 
 from hotline.core.errors import LimitExceededError, RemoteProtocolError
-from hotline.sip.hdr_types import MAX_CSEQ, is_valid_name_addr, parse_uint
+from hotline.sip.hdr_types import (
+    MAX_CSEQ,
+    is_valid_name_addr,
+    parse_call_id,
+    parse_cseq,
+    parse_name_addr,
+    parse_uint,
+)
 from hotline.sip.headers import COMPACT_FORMS, Headers
 from hotline.sip.message import WIRE_MEMO, SipRequest, SipResponse
 from hotline.sip.msg_grammar import TOKEN_BYTES, TOKEN_CLASS
@@ -45,7 +52,6 @@ __all__ = [
 _TOKEN_RE = re.compile(rf"[{TOKEN_CLASS}]+")
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
 _STATUS_RE = re.compile(r"[1-6][0-9][0-9]")
-_FOLD_RE = re.compile(r"[ \t]*\r?\n[ \t]+")
 _HEADER_LINE_RE = re.compile(rf"[{TOKEN_CLASS}]+[ \t]*:.*", re.S)
 # Bytes to delete from the LF-joined header names: what remains is not a token.
 _TOKEN_BYTES_LF = TOKEN_BYTES + b"\n"
@@ -107,8 +113,8 @@ class ParsedHead:
 def find_head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """``(end of headers, start of body)`` of the message at ``start``, or ``None``."""
     crlf = data.find(b"\r\n\r\n", start)
-    lf = data.find(b"\n\n", start)
-    if lf != -1 and (crlf == -1 or lf < crlf):
+    lf = data.find(b"\n\n", start) if crlf == -1 else data.find(b"\n\n", start, crlf)
+    if lf != -1:
         end = lf - 1 if lf > start and data[lf - 1] == 0x0D else lf
         return end, lf + 2
     if crlf != -1:
@@ -295,6 +301,14 @@ def _status_line(line: str, headers: Headers) -> ParsedHead:
     return ParsedHead(None, None, error)
 
 
+def _salvage(first: str, lines: list[str], limits: ParseLimits) -> SipRequest | None:
+    """A request made of the well-formed header lines, to answer a malformed one with 400."""
+    if first[:4].upper() == "SIP/":
+        return None
+    good = [line for line in lines if _HEADER_LINE_RE.fullmatch(line) is not None]
+    return _request_line(first, _parse_headers(good, limits)).partial
+
+
 def parse_head(
     data: bytes | bytearray, start: int, end: int, limits: ParseLimits = _DEFAULT_LIMITS
 ) -> ParsedHead:
@@ -316,7 +330,11 @@ def parse_head(
     if headers is None or len(headers) > limits.max_header_count:
         lines = _split_lines(text, limits)
         first = lines[0]
-        headers = _parse_headers(lines[1:], limits)
+        try:
+            headers = _parse_headers(lines[1:], limits)
+        except SipParseError as exc:
+            exc.partial = _salvage(first, lines[1:], limits)
+            raise
     if first[:4].upper() == "SIP/":
         head = _status_line(first, headers)
     else:
@@ -335,27 +353,40 @@ def parse_head(
 def _validate(message: SipRequest | SipResponse, limits: ParseLimits) -> None:
     """Eager checks of the headers every element relies on (§8.1.1, §8.2.2).
 
-    The top Via, CSeq and Max-Forwards are parsed (and memoised); Call-ID,
-    From and To are checked, and parsed only when the cheap check cannot
-    vouch for them; lower Via values are counted here and parsed on demand.
+    The top Via and CSeq are parsed and memoised for the typed accessors;
+    Max-Forwards, Call-ID, From and To are checked (From/To are parsed only
+    when the cheap check cannot vouch for them); lower Via values are
+    counted here and parsed on demand.
     """
     headers = message.headers
+    single = headers.single
     via_lines = headers.get_all_by_key("via")
+    if not via_lines:
+        raise RemoteProtocolError("missing Via header")
     if len(via_lines) + "".join(via_lines).count(",") > limits.max_via_count:
         raise LimitExceededError(f"more than {limits.max_via_count} Via values")
     _ = message.top_via
-    cseq = message.cseq
+    cseq_value = single("cseq", "CSeq")
+    if cseq_value is None:
+        raise RemoteProtocolError("missing CSeq header")
+    cseq = parse_cseq(cseq_value)
+    headers.remember("cseq", cseq)
     if isinstance(message, SipRequest):
         if cseq.method != message.method:
             raise RemoteProtocolError("CSeq method differs from the request method (§8.1.1.5)")
-        _ = message.max_forwards
-    _ = message.call_id
+        max_forwards = single("max-forwards", "Max-Forwards")
+        if max_forwards is not None:
+            parse_uint(max_forwards, "Max-Forwards", 255)
+    call_id = single("call-id", "Call-ID")
+    if call_id is None:
+        raise RemoteProtocolError("missing Call-ID header")
+    parse_call_id(call_id)
     for key, label in (("from", "From"), ("to", "To")):
-        value = headers.single(key, label)
+        value = single(key, label)
         if value is None:
             raise RemoteProtocolError(f"missing {label} header")
         if not is_valid_name_addr(value):
-            _ = message.from_ if key == "from" else message.to
+            headers.remember(key, parse_name_addr(value, label))
 
 
 def finish_message(

@@ -46,6 +46,9 @@ class TransportLimits:
     idle_timeout_s: float = 600.0
     max_write_buffer_bytes: int = 1 << 20
     connect_timeout_s: float = 5.0
+    # A message started but not finished within this time (a Content-Length
+    # larger than the body, RFC 4475 clerr over TCP): the connection is closed.
+    partial_message_timeout_s: float = 32.0
     parse: ParseLimits = field(default_factory=ParseLimits)
 
 
@@ -97,6 +100,7 @@ class _Stream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: Peer | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._partial: asyncio.TimerHandle | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -143,6 +147,22 @@ class _Stream(asyncio.Protocol):
         except SipParseError:
             self._owner.stats.connections_closed_error += 1
             self.transport.close()
+            return
+        if self.framer.buffered_bytes == 0:
+            if self._partial is not None:
+                self._partial.cancel()
+                self._partial = None
+        elif self._partial is None:
+            loop = asyncio.get_running_loop()
+            self._partial = loop.call_later(
+                self._owner.limits.partial_message_timeout_s, self._on_partial_timeout
+            )
+
+    def _on_partial_timeout(self) -> None:
+        self._partial = None
+        if self.framer.buffered_bytes and self.transport is not None:
+            self._owner.stats.connections_closed_error += 1
+            self.transport.close()
 
     def write(self, data: bytes) -> bool:
         if self.transport is None or self.transport.is_closing():
@@ -159,6 +179,8 @@ class _Stream(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._idle is not None:
             self._idle.cancel()
+        if self._partial is not None:
+            self._partial.cancel()
         self._owner._unregister(self)
         if not self.closed.done():
             self.closed.set_result(None)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from hotline.core.errors import RemoteProtocolError
 from hotline.sip.framing import StreamFramer
+from hotline.sip.hdr_types import is_valid_name_addr, parse_name_addr
 from hotline.sip.message import SipMessage, SipRequest
 from hotline.sip.msg_build import make_response
 from hotline.sip.msg_parse import parse_message
@@ -113,3 +114,19 @@ def test_framer_on_mutated_streams(data: bytes, cuts: list[int]) -> None:
         except RemoteProtocolError:
             pass
         position += size
+
+
+NAME_ADDR_PIECES = [
+    '"', '"Bob"', "Bob ", " ", "\t", "<", ">", "sip:", "SIPS:", "sip:a@", "h", "host.example",
+    ":5060", ":99999", ":0", ";", ";lr", ";tag=", "x", "=", "@", ",", "?", "%41", "[::1]", "tel:+1",
+]  # fmt: skip
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(NAME_ADDR_PIECES), max_size=12).map("".join))
+def test_cheap_name_addr_check_never_vouches_for_a_bad_value(value: str) -> None:
+    valid = is_valid_name_addr(value)
+    try:
+        parse_name_addr(value, "To")
+    except RemoteProtocolError:
+        assert not valid

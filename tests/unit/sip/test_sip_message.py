@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from hotline.core.errors import LimitExceededError, LocalProtocolError, RemoteProtocolError
@@ -149,12 +151,12 @@ def test_serialisation_fixes_content_length() -> None:
 
 def test_header_change_invalidates_memo_and_wire() -> None:
     message = parse_request(INVITE)
-    assert message.top_via.received is None
-    message.headers.replace_first_value(
-        "Via", str(message.top_via.with_source("198.51.100.2", 6000))
-    )
-    assert message.top_via.received == "198.51.100.2"
-    assert message.top_via.rport == 6000
+    before = message.top_via
+    assert before.received is None
+    message.headers.replace_first_value("Via", str(before.with_source("198.51.100.2", 6000)))
+    after = message.top_via
+    assert after.received == "198.51.100.2"
+    assert after.rport == 6000
     assert b"rport=6000;received=198.51.100.2\r\n" in bytes(message)
     assert len(message.via()) == 2
 
@@ -345,7 +347,7 @@ def test_make_request() -> None:
         "OPTIONS", SipUri("h"), from_="<sip:a@h>;tag=1", to="<sip:h>", call_id="c", cseq=2
     )
     assert "Via" not in without_via.headers
-    for kwargs in ({"cseq": -1}, {"cseq": 2**32}, {"max_forwards": 256}):
+    for cseq, max_forwards in ((-1, 70), (2**32, 70), (1, 256)):
         with pytest.raises(LocalProtocolError):
             make_request(
                 "OPTIONS",
@@ -353,7 +355,8 @@ def test_make_request() -> None:
                 from_="<sip:a@h>",
                 to="<sip:h>",
                 call_id="c",
-                **{"cseq": 1, **kwargs},
+                cseq=cseq,
+                max_forwards=max_forwards,
             )
     with pytest.raises(LocalProtocolError):
         make_request("BAD METHOD", "sip:h", from_="<sip:a@h>", to="<sip:h>", call_id="c", cseq=1)
@@ -380,3 +383,57 @@ def test_make_cancel_and_ack() -> None:
     assert ack.call_id == request.call_id
     with pytest.raises(LocalProtocolError):
         make_ack(request, make_response(request, 200, to_tag="x"))
+
+
+def test_values_with_colon_space_and_no_space_after_colon() -> None:
+    data = INVITE.replace(
+        b"Max-Forwards: 70\r\n",
+        b'Max-Forwards:70\r\nWarning: 399 host "a: b"\r\nSubject: Re: hello  \r\n',
+    )
+    message = parse_request(data)
+    assert message.max_forwards == 70
+    assert message.headers.get("Warning") == '399 host "a: b"'
+    assert message.headers.get("Subject") == "Re: hello"
+    assert parse_message(bytes(message)) == message
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["uri", "headers", "hdr_types", "message", "msg_grammar", "msg_parse", "msg_build", "framing"],
+)
+def test_public_surface(module: str) -> None:
+    imported = importlib.import_module(f"hotline.sip.{module}")
+    names = imported.__all__
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert hasattr(imported, name), name
+
+
+def test_non_utf8_bytes_survive_byte_exactly() -> None:
+    data = (
+        b"SIP/2.0 486 Occup\xe9 \xff\r\n"
+        b"Via: SIP/2.0/UDP h;branch=z9hG4bKz\r\n"
+        b"From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+        b"X-Raw: \x00\x07\x7f\xc3\x28\xfe\r\nContent-Length: 3\r\n\r\n\x00\xff\r"
+    )
+    message = parse_message(data)
+    assert isinstance(message, SipResponse)
+    assert message.status == 486
+    assert message.reason.startswith("Occup")
+    assert message.body == b"\x00\xff\r"
+    assert bytes(message) == data
+    message.headers.add("X-Other", "1")  # drop the kept wire bytes: rebuilt, still exact
+    assert bytes(message) == data.replace(b"\r\n\r\n", b"\r\nX-Other: 1\r\n\r\n", 1)
+
+
+def test_malformed_header_line_still_leaves_a_partial_request() -> None:
+    data = INVITE.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nNo colon here\r\n")
+    with pytest.raises(SipParseError, match="No colon here") as info:
+        parse_message(data)
+    partial = info.value.partial
+    assert partial is not None
+    assert partial.call_id == "3848276298220188511@trunk.example.ru"
+    assert make_response(partial, 400).headers.get_all("Via") == partial.headers.get_all("Via")
+    with pytest.raises(SipParseError) as response_info:
+        parse_message(RESPONSE.replace(b"Call-ID: c\r\n", b"Call-ID c\r\n"))
+    assert response_info.value.partial is None

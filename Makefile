@@ -5,7 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DATA_DIR ?= $(or $(HOTLINE_DATA_DIR),./var)
 PYTEST_ARGS ?=
 
 .PHONY: help run test venv-run venv-dev system-deps lint typecheck layers unit lock clean
@@ -35,7 +34,7 @@ venv-run: $(VENV)/.run-installed
 venv-dev: $(VENV)/.dev-installed
 
 run: venv-run
-	@if [ ! -e "$(DATA_DIR)/.initialised" ]; then $(BIN)/hotline init --demo; fi
+	$(BIN)/hotline init --demo --if-missing
 	exec $(BIN)/hotline serve
 
 system-deps:

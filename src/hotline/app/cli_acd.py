@@ -286,7 +286,8 @@ def simulate(
     ] = 0.8,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     chart: Annotated[
-        Path | None, typer.Option("--chart", help="Write a chart: FILE.html.", dir_okay=False)
+        Path | None,
+        typer.Option("--chart", help="Write a chart: FILE.html or FILE.png.", dir_okay=False),
     ] = None,
 ) -> None:
     """Simulate days of the queue on the router's own code: SL, ASA, abandons per interval."""
@@ -301,13 +302,8 @@ def simulate(
     from hotline.acd.simulator import IntervalGrid, Simulation, staffing_steps
     from hotline.core.errors import RemoteProtocolError
 
-    if chart is not None and chart.suffix.lower() != ".html":
-        if chart.suffix.lower() == ".png":
-            raise _fail(
-                f"{chart}: PNG charts need matplotlib, which is not installed; "
-                "write an .html chart instead (--chart FILE.html)"
-            )
-        raise _fail(f"{chart}: the chart must be an .html file")
+    if chart is not None and chart.suffix.lower() not in (".html", ".png"):
+        raise _fail(f"{chart}: the chart must be an .html or .png file")
     queue = _load_queue(queue_config)
     try:
         table = parse_forecast(_read_text(forecast, _TABLE_LIMIT), str(forecast))
@@ -358,17 +354,19 @@ def _write_chart(
 ) -> None:
     from hotline.acd.sim_chart import ChartInput, render_chart_html
 
-    page = render_chart_html(
-        result.intervals,
-        ChartInput(
-            title=f"{source.name}: {result.days} сут., {result.calls} звонков",
-            sl_target=sl_target,
-            sl_norm_s=queue.sl_norm_s,
-            max_wait_s=queue.max_wait_s,
-        ),
+    chart = ChartInput(
+        title=f"{source.name}: {result.days} сут., {result.calls} звонков",
+        sl_target=sl_target,
+        sl_norm_s=queue.sl_norm_s,
+        max_wait_s=queue.max_wait_s,
     )
     try:
-        path.write_text(page, encoding="utf-8")
+        if path.suffix.lower() == ".png":
+            from hotline.app.charts import render_chart_png
+
+            render_chart_png(result.intervals, chart, path)
+        else:
+            path.write_text(render_chart_html(result.intervals, chart), encoding="utf-8")
     except OSError as exc:
         raise _fail(f"{path}: cannot write ({exc.strerror or exc})") from None
     typer.echo(f"hotline: {_t('chart', path=path)}", err=True)

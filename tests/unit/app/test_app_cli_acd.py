@@ -292,9 +292,15 @@ def test_an_html_chart(files: dict[str, str]) -> None:
     assert "цель 80%" in page and "предельное ожидание 120 с" in page
 
 
-def test_a_png_chart_needs_matplotlib(files: dict[str, str]) -> None:
-    result = _simulate(files, "--chart", str(Path(files["dir"]) / "day.png"))
-    assert result.exit_code == 2 and "PNG charts need matplotlib" in result.stderr
+def test_a_png_chart_is_a_real_image(files: dict[str, str]) -> None:
+    png = Path(files["dir"]) / "day.png"
+    result = _simulate(files, "--seed", "7", "--chart", str(png))
+    assert result.exit_code == 0, result.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1200, 1000)
+    assert len(data) > 20_000  # three panels of bars, not an empty canvas
     assert _simulate(files, "--chart", str(Path(files["dir"]) / "day.svg")).exit_code == 2
 
 

@@ -235,7 +235,7 @@ def test_lateness_never_flaps(segments: list[tuple[float, int]]) -> None:
             if guard.lateness_ms(now) >= _LIMITS.busy_lateness_ms:
                 last_high = now
             if _SEVERITY[guard.state] < _SEVERITY[before]:
-                assert now - last_high >= _LIMITS.hold_s
+                assert now - last_high >= _LIMITS.hold_s - 1e-9  # float sums of 0.1 s steps
 
 
 @given(

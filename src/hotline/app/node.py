@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hotline import __version__
+from hotline.app.callservice import CallCollector, CallService
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipCollector, SipService
@@ -148,6 +149,9 @@ class Node:
         sip = SipService(self.settings, db, self.clock, secret)
         self.components.append(sip)
         self.registry.register(SipCollector(sip))
+        calls = CallService(self.settings, db, self.clock, sip)
+        self.components.append(calls)
+        self.registry.register(CallCollector(calls))
         app = create_ops_app(self, self.registry, version=__version__)
         sock = self._bind_http()
         config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)

@@ -1,0 +1,258 @@
+"""The ACD on the event loop: one router, one timer, decisions to one handler (layer L3).
+
+:class:`AcdService` is the asyncio driver of the sans-IO
+:class:`~hotline.acd.router.AcdEngine` (architecture.md, "Sans-IO
+contract"): every input is a method call that reads the clock once and
+passes ``now``; after it, the decisions are handed in order to the
+:class:`DecisionHandler` (the call controller), and the one loop timer is
+re-armed at :meth:`~hotline.acd.router.AcdEngine.get_timer`.  A handler may
+call back into the service while a decision is being delivered (an offer
+refused at once); the decisions that follow are delivered by the outer
+loop, in order, never re-entrantly.
+
+Operators' phones: with ``auto_ready_on_register`` an operator whose phone
+registers is logged in READY (the demo: a newcomer with a softphone gets
+calls at once), and logged out when the last binding goes (set NOT_READY
+instead while a call is in progress).  :meth:`AcdService.sync_phones` takes
+the set of operators with a live binding; the app calls it when bindings
+change or on a short period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Iterable
+from typing import Protocol
+
+import structlog
+
+from hotline.acd.agent import OperatorState
+from hotline.acd.decisions import Decision
+from hotline.acd.model import OperatorProfile, QueueConfig, RejectReason
+from hotline.acd.router import AcdEngine
+from hotline.core.errors import LocalProtocolError
+from hotline.core.ids import CallId, OperatorId, QueueId
+
+__all__ = ["PHONE_GONE", "AcdService", "DecisionHandler", "MonotonicClock"]
+
+log = structlog.get_logger("hotline.acd.service")
+
+PHONE_GONE = "phone unregistered"
+"""The NOT_READY reason set when an operator's phone disappears mid-call."""
+
+
+class MonotonicClock(Protocol):
+    """Monotonic seconds (the event loop's time base)."""
+
+    def monotonic(self) -> float: ...
+
+
+class DecisionHandler(Protocol):
+    """Who carries out the ACD's decisions (the call controller)."""
+
+    def on_decision(self, decision: Decision) -> None: ...
+
+
+class AcdService:
+    """Drives one :class:`AcdEngine` on the running loop; a node component."""
+
+    name = "acd"
+
+    def __init__(
+        self,
+        engine: AcdEngine,
+        clock: MonotonicClock,
+        *,
+        auto_ready_on_register: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.handler: DecisionHandler | None = None
+        self.auto_ready_on_register = auto_ready_on_register
+        self._clock = clock
+        self._last_now = float("-inf")
+        self._profiles: dict[OperatorId, OperatorProfile] = {}
+        self._phones_up: set[OperatorId] = set()
+        self._pumping = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._running = False
+        self.decisions_total = 0
+        self.handler_errors = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._running = True
+        self._arm()
+
+    def refuse_new(self) -> None:
+        """Nothing to refuse: new calls are refused by the call controller."""
+
+    def active(self) -> int:
+        """Calls waiting in queues."""
+        return len(self.engine.waiting_calls())
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+
+    # -- configuration ------------------------------------------------------------------------
+
+    def add_queue(self, config: QueueConfig) -> None:
+        self.engine.add_queue(config, self._now())
+        self._pump()
+
+    def set_operators(self, profiles: Iterable[OperatorProfile]) -> None:
+        """The operators the node knows (logged in when their phone registers, if automatic)."""
+        self._profiles = {p.operator_id: p for p in profiles}
+
+    def operator_login(self, operator_id: OperatorId, *, ready: bool) -> None:
+        profile = self._profiles.get(operator_id)
+        if profile is None:
+            raise LocalProtocolError(f"unknown operator {operator_id}")
+        self.engine.operator_login(profile, self._now(), ready=ready)
+        self._pump()
+
+    def operator_state(self, operator_id: OperatorId) -> OperatorState:
+        """The operator's state (LOGGED_OUT when the router never saw it)."""
+        try:
+            return self.engine.operator_status(operator_id).state
+        except LocalProtocolError:
+            return OperatorState.LOGGED_OUT
+
+    # -- calls (the call controller's inputs) ----------------------------------------------------
+
+    def call_arrived(self, call_id: CallId, queue_id: QueueId) -> None:
+        self.engine.call_arrived(call_id, queue_id, self._now())
+        self._pump()
+
+    def call_abandoned(self, call_id: CallId) -> None:
+        try:
+            self.engine.call_abandoned(call_id, self._now())
+        finally:
+            self._pump()
+
+    def call_position(self, call_id: CallId) -> int | None:
+        """The call's place in its queue now (1 = next), None when it is not waiting."""
+        try:
+            return self.engine.call_status(call_id, self._now()).position
+        except LocalProtocolError:
+            return None
+
+    def offer_answered(self, call_id: CallId, operator_id: OperatorId) -> None:
+        try:
+            self.engine.offer_answered(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    def offer_rejected(
+        self, call_id: CallId, operator_id: OperatorId, reason: RejectReason
+    ) -> None:
+        try:
+            self.engine.offer_rejected(call_id, operator_id, reason, self._now())
+        finally:
+            self._pump()
+
+    def call_ended(self, operator_id: OperatorId) -> None:
+        try:
+            self.engine.call_ended(operator_id, self._now())
+        finally:
+            self._pump()
+
+    # -- phones ---------------------------------------------------------------------------------
+
+    def sync_phones(self, registered: Collection[OperatorId]) -> None:
+        """Operators with a live phone binding now; logs in/out the ones that changed."""
+        now_up = {op for op in registered if op in self._profiles}
+        for operator_id in sorted(now_up - self._phones_up):
+            self._phone_registered(operator_id)
+        for operator_id in sorted(self._phones_up - now_up):
+            self._phone_unregistered(operator_id)
+        self._phones_up = now_up
+
+    def _phone_registered(self, operator_id: OperatorId) -> None:
+        if not self.auto_ready_on_register:
+            return
+        state = self.operator_state(operator_id)
+        now = self._now()
+        try:
+            if state is OperatorState.LOGGED_OUT:
+                self.engine.operator_login(self._profiles[operator_id], now, ready=True)
+            elif state is OperatorState.NOT_READY:
+                status = self.engine.operator_status(operator_id)
+                if status.reason == PHONE_GONE:
+                    self.engine.set_ready(operator_id, now)
+        except LocalProtocolError as exc:
+            log.warning("auto-ready failed", operator=operator_id, error=str(exc))
+        finally:
+            self._pump()
+        log.info("operator phone registered", operator=operator_id)
+
+    def _phone_unregistered(self, operator_id: OperatorId) -> None:
+        if not self.auto_ready_on_register:
+            return
+        state = self.operator_state(operator_id)
+        now = self._now()
+        try:
+            if state in (OperatorState.TALKING, OperatorState.HOLD):
+                self.engine.set_not_ready(operator_id, PHONE_GONE, now)
+            elif state is not OperatorState.LOGGED_OUT:
+                self.engine.operator_logout(operator_id, now)
+        except LocalProtocolError as exc:
+            log.warning("auto-logout failed", operator=operator_id, error=str(exc))
+        finally:
+            self._pump()
+        log.info("operator phone gone", operator=operator_id)
+
+    # -- the driver -------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """The clock, never going back (the router refuses a decreasing ``now``)."""
+        self._last_now = max(self._last_now, self._clock.monotonic())
+        return self._last_now
+
+    def _pump(self) -> None:
+        """Deliver every pending decision in order (once, even when called re-entrantly)."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while (decision := self.engine.next_decision()) is not None:
+                self.decisions_total += 1
+                if self.handler is None:
+                    continue
+                try:
+                    self.handler.on_decision(decision)
+                except Exception:  # a handler bug must not stop routing for everyone
+                    self.handler_errors += 1
+                    log.exception("decision handler failed", decision=type(decision).__name__)
+        finally:
+            self._pumping = False
+        self._arm()
+
+    def _arm(self) -> None:
+        if not self._running:
+            return
+        when = self.engine.get_timer()
+        if when == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = when
+        if when is not None:
+            delay = max(0.0, when - self._clock.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def poll(self) -> None:
+        """Fire the router's timers that are due now (the loop timer does it when started)."""
+        self.engine.handle_timer(self._now())
+        self._pump()
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.poll()

@@ -1,0 +1,268 @@
+"""Wiring of the call path into the node: media engine, ACD service, call controller, events.
+
+:class:`CallService` is one node component.  On start it runs the media
+engine, loads the queues and the operators (SIP accounts) into the ACD,
+puts a :class:`~hotline.sip.useragent.UserAgent` with the
+:class:`~hotline.calls.controller.CallController` on the SIP endpoint (until
+then INVITEs get 480), starts the event store's writer, and watches the
+registrar: operators whose phone registers become READY when automatic
+readiness is on (``acd.auto_ready_on_register``, or a demo database).
+
+Routing before the voice menu lands: the called number ``122`` goes to the
+``general`` queue (every operator serves it) after a short greeting tone; the
+per-topic queues of the demo exist for the IVR to route to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from hotline.acd.model import OperatorProfile, QueueConfig
+from hotline.acd.router import AcdEngine
+from hotline.acd.service import AcdService
+from hotline.app.demo import DEMO_TOPICS
+from hotline.app.settings import Settings
+from hotline.app.sipservice import SipService
+from hotline.calls.controller import CallController
+from hotline.calls.ctl_ports import FixedRouting, PhoneContact, Route
+from hotline.core.clock import Clock
+from hotline.core.errors import RemoteProtocolError
+from hotline.core.ids import OperatorId, QueueId, TopicId
+from hotline.media.eng_events import MediaEvent
+from hotline.media.engine import MediaEngine
+from hotline.media.player import PlaybackItem, TonePart
+from hotline.media.tones import DIAL
+from hotline.sip.endpoint import SipEndpoint
+from hotline.sip.uri import parse_uri
+from hotline.sip.useragent import UserAgent
+from hotline.store.accounts import AccountsRepository
+from hotline.store.db import Database
+from hotline.store.events import DEFAULT_JOURNAL_NAME, EventStore
+
+__all__ = [
+    "GENERAL_QUEUE",
+    "CallCollector",
+    "CallService",
+    "RegistrarPhones",
+    "default_queues",
+    "media_address",
+    "operator_profiles",
+]
+
+log = structlog.get_logger("hotline.calls.service")
+
+GENERAL_QUEUE: Final = QueueId("general")
+SERVICE_NUMBER: Final = "122"
+PHONE_POLL_S: Final = 1.0
+GREETING: Final = PlaybackItem("greeting", (TonePart(DIAL, duration_ms=400),))
+
+
+class RegistrarPhones:
+    """Operators' phones from the registrar's live bindings (the operator id is the SIP user)."""
+
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def contacts(self, operator_id: OperatorId) -> Sequence[PhoneContact]:
+        found = []
+        for binding in self._endpoint.registrar.bindings(operator_id, self._endpoint.wall_now()):
+            try:
+                found.append(PhoneContact(parse_uri(binding.contact), binding.source))
+            except RemoteProtocolError:
+                continue
+        return found
+
+    def registered(self) -> set[OperatorId]:
+        registrar, wall = self._endpoint.registrar, self._endpoint.wall_now()
+        return {OperatorId(u) for u in registrar.users() if registrar.bindings(u, wall)}
+
+
+def default_queues() -> list[QueueConfig]:
+    """The general queue (every operator) and one queue per demo topic (by skill)."""
+    queues = [QueueConfig(queue_id=GENERAL_QUEUE, name="General", topic=TopicId("general"))]
+    queues += [
+        QueueConfig(queue_id=QueueId(topic), name=topic.capitalize(), topic=TopicId(topic))
+        for topic in DEMO_TOPICS
+    ]
+    return queues
+
+
+def operator_profiles(repo: AccountsRepository) -> list[OperatorProfile]:
+    """ACD profiles of the enabled operators (blocking: call in a thread)."""
+    profiles = []
+    for op in repo.operators():
+        if not op.enabled:
+            continue
+        skills = {
+            name: level
+            for name, level in op.skills.items()
+            if isinstance(level, int) and not isinstance(level, bool) and 1 <= level <= 10
+        }
+        profiles.append(
+            OperatorProfile(
+                operator_id=OperatorId(op.sip_username),
+                skills=skills,
+                queue_levels={GENERAL_QUEUE: 5},
+            )
+        )
+    return profiles
+
+
+def media_address(sip_host: str) -> str:
+    """The address media binds to and SDP announces: the SIP host unless it is a wildcard.
+
+    For a wildcard the address of the default route is used (a UDP socket is
+    connected, nothing is sent), else loopback.
+    """
+    try:
+        if not ipaddress.ip_address(sip_host).is_unspecified:
+            return sip_host
+    except ValueError:  # a host name: media needs an IP literal
+        pass
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never sent to
+            host: str = probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return host
+
+
+class CallService:
+    """The node component of the call path."""
+
+    name = "calls"
+
+    def __init__(self, settings: Settings, db: Database, clock: Clock, sip: SipService) -> None:
+        self._settings = settings
+        self._db = db
+        self._sip = sip
+        self.media = MediaEngine(
+            clock,
+            settings.rtp_ports,
+            media_address(settings.sip_host),
+            settings.recordings_path,
+            on_event=self._on_media_event,
+        )
+        self.acd = AcdService(
+            AcdEngine(), clock, auto_ready_on_register=settings.acd.auto_ready_on_register
+        )
+        self.events = EventStore(db, settings.data_dir / DEFAULT_JOURNAL_NAME, clock=clock)
+        self.phones = RegistrarPhones(sip.endpoint)
+        self.controller = CallController(
+            media=self.media,
+            acd=self.acd,
+            phones=self.phones,
+            routing=FixedRouting(
+                {SERVICE_NUMBER: Route(GENERAL_QUEUE, TopicId("general"), GREETING)}
+            ),
+            events=self.events,
+            clock=clock,
+            max_calls=settings.max_calls,
+        )
+        self.acd.handler = self.controller
+        self.ua: UserAgent | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _on_media_event(self, event: MediaEvent) -> None:
+        self.controller.on_media_event(event)
+
+    async def start(self) -> None:
+        repo = AccountsRepository(self._db)
+        profiles = await asyncio.to_thread(operator_profiles, repo)
+        demo = await asyncio.to_thread(repo.get_meta, "demo_loaded_at")
+        self.acd.auto_ready_on_register = self._settings.acd.auto_ready_on_register or bool(demo)
+        await self.media.start()
+        for queue in default_queues():
+            self.acd.add_queue(queue)
+        self.acd.set_operators(profiles)
+        await self.acd.start()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.events.run(), name="event-writer"))
+        self._tasks.append(loop.create_task(self._watch_phones(), name="phone-presence"))
+        self.ua = UserAgent(
+            self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
+        )
+        self.controller.attach(self.ua)
+        log.info(
+            "calls ready",
+            media_host=self.media.host,
+            operators=len(profiles),
+            auto_ready=self.acd.auto_ready_on_register,
+        )
+
+    async def _watch_phones(self) -> None:
+        while True:
+            self.acd.sync_phones(self.phones.registered())
+            await asyncio.sleep(PHONE_POLL_S)
+
+    def refuse_new(self) -> None:
+        self.controller.refuse_new()
+        self.media.refuse_new()
+
+    def active(self) -> int:
+        return self.controller.active()
+
+    async def stop(self) -> None:
+        await self.controller.close()
+        await self.acd.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.media.close()  # recordings finished: their events are appended
+        self.events.stop()
+        if self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._tasks[0], timeout=10.0)
+        self._tasks.clear()
+        self.events.close()
+
+
+class CallCollector(Collector):
+    """Call-path figures for /metrics."""
+
+    def __init__(self, service: CallService) -> None:
+        self._service = service
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        s = self._service
+        ctl, media, store = s.controller, s.media.metrics, s.events
+        counters = {
+            "hotline_calls": ("Inbound calls accepted", ctl.calls_total),
+            "hotline_calls_refused": ("Inbound calls refused at the node limit", ctl.calls_refused),
+            "hotline_call_internal_errors": ("Call steps that failed", ctl.internal_errors),
+            "hotline_media_legs_created": ("Media legs created", media.legs_created),
+            "hotline_media_packets_in": ("RTP/RTCP packets received", media.packets_in),
+            "hotline_media_packets_out": ("RTP/RTCP packets sent", media.packets_out),
+            "hotline_media_pacer_late_ticks": ("Pacer ticks started late", media.pacer_late_ticks),
+            "hotline_recordings_stored": ("Recordings stored", media.recordings_stored),
+            "hotline_recordings_failed": ("Recordings that failed", media.recordings_failed),
+            "hotline_acd_decisions": ("ACD decisions delivered", s.acd.decisions_total),
+            "hotline_events_written": ("Events written to the database", store.written_total),
+            "hotline_events_journaled": ("Events written to the journal", store.journaled_total),
+        }
+        for name, (help_text, value) in counters.items():
+            family = CounterMetricFamily(name, help_text)
+            family.add_metric([], value)
+            yield family
+        gauges = {
+            "hotline_calls_active": ("Calls in progress", ctl.active()),
+            "hotline_media_legs_active": ("Open media legs", media.legs_active),
+            "hotline_acd_waiting_calls": ("Calls waiting in queues", s.acd.active()),
+            "hotline_events_pending": ("Events waiting for the writer", store.pending),
+            "hotline_events_journal_backlog": ("Events in the journal", store.journal_backlog),
+        }
+        for name, (help_text, value) in gauges.items():
+            gauge = GaugeMetricFamily(name, help_text)
+            gauge.add_metric([], value)
+            yield gauge

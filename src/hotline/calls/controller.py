@@ -1,0 +1,564 @@
+"""The B2BUA call controller: caller leg → greeting → queue → operator leg (layer L3).
+
+The sippy B2BUA shape (style.md): every SIP leg is its own state machine
+(:class:`~hotline.sip.dlg_session.InviteSession` driven by the user agent),
+every media leg lives in the media engine, and one :class:`CallController`
+moves each :class:`~hotline.calls.call.Call` through its phases by passing
+typed events between them.  It is the user agent's
+:class:`~hotline.sip.useragent.LegHandler`, the media engine's event
+callback and the ACD service's decision handler; all three call it on the
+event loop, one at a time, possibly re-entrantly (a hang-up reports the
+leg's end at once), so every step first checks where the call stands.
+
+Inbound (RFC 3261 §13.3, RFC 3264 §6)
+    A new INVITE is routed by :class:`~hotline.calls.ctl_ports.EntryRouting`
+    (404 when nothing serves the number, 503 at ``max_calls`` or while
+    draining), its offer is negotiated (488 when no codec is common), 180
+    goes out, a media leg is created (an owned task), and 200 carries our
+    answer.  On the ACK the greeting plays, then the call joins its queue
+    with music on hold.
+
+Offers (the ACD's ``OfferCall``)
+    A media leg for the operator, then an INVITE to each registered contact
+    of the operator's phone offering the caller's codec only (so the relay
+    needs no re-negotiation), with ``P-Asserted-Identity`` (RFC 3325) naming
+    the caller and ``X-Hotline-Topic``.  The ring timeout is the ACD's: its
+    ``CancelOffer`` CANCELs the INVITE (§9.1).  A final non-2xx from the phone
+    becomes ``offer_rejected`` (busy 486/600, reject 603, otherwise no answer).
+    The 2xx: the answer sets the media leg's remote address, the ACD hears
+    ``offer_answered``, music stops, the legs are bridged and recorded
+    (stereo WAV, caller left, operator right; the recording id is the call id).
+
+Endings
+    BYE or CANCEL from the caller, BYE from the operator, a media timeout or
+    the queue's exit action end the call: the ACD is told (``call_abandoned``
+    while queued, which cancels a ringing phone; ``call_ended`` while talking,
+    which starts wrap-up), every SIP leg is hung up, every media leg closed
+    (ports released), and ``call.ended`` names who hung up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+import structlog
+
+from hotline.acd.decisions import (
+    CallbackScheduled,
+    CallLeftQueue,
+    CallQueued,
+    CallRefused,
+    CallTimedOut,
+    CancelOffer,
+    Decision,
+    OfferCall,
+)
+from hotline.acd.model import ExitKind, RejectReason
+from hotline.calls.call import Call, CallPhase, Offer, Party
+from hotline.calls.ctl_events import CallEventWriter
+from hotline.calls.ctl_ports import (
+    AcdPort,
+    Clock,
+    EntryRouting,
+    EventSink,
+    MediaPort,
+    PhoneDirectory,
+    Signalling,
+)
+from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
+from hotline.core.ids import CallId, OperatorId, QueueId, new_call_id
+from hotline.media.eng_events import CallRecordingStored, LegClosed, MediaEvent, RecordingFailed
+from hotline.media.player import PlaybackFinished, PlaybackItem, TonePart
+from hotline.media.timeouts import MediaTimeout
+from hotline.media.tones import RINGBACK
+from hotline.reports.events import HungUpBy
+from hotline.sdp.codecs import PCMA, PCMU, CodecSpec
+from hotline.sdp.negotiation import NegotiatedMedia, answer_offer, build_offer, process_answer
+from hotline.sdp.parser import parse_sdp
+from hotline.sip.dlg_events import DialogConfirmed, DialogTerminated, SessionEvent
+from hotline.sip.hdr_types import NameAddr
+from hotline.sip.uri import SipUri, TelUri, Uri
+from hotline.sip.useragent import Leg
+
+__all__ = ["CallController", "default_music_on_hold"]
+
+log = structlog.get_logger("hotline.calls")
+
+_CODECS: Final[dict[str, CodecSpec]] = {"PCMA": PCMA, "PCMU": PCMU}
+_NUMBER_CHARS: Final = frozenset("0123456789+*#")
+_MAX_NUMBER: Final = 32
+_PLACEHOLDER_PORT: Final = 9  # discard port: only to learn the codec before binding
+_BUSY: Final = frozenset({486, 600})
+_DECLINED: Final = frozenset({603})
+
+
+def default_music_on_hold(item_id: str) -> PlaybackItem:
+    """The slice's music on hold: the ringback cadence in a loop."""
+    return PlaybackItem(item_id, (TonePart(RINGBACK),), loop=True)
+
+
+def _number(uri: Uri) -> str:
+    """The dialable number of a From/Request-URI ("anonymous" when it is not one)."""
+    raw = uri.user if isinstance(uri, SipUri) else uri.number if isinstance(uri, TelUri) else None
+    if not raw or len(raw) > _MAX_NUMBER or not set(raw) <= _NUMBER_CHARS:
+        return "anonymous"
+    return raw
+
+
+def _remote(media: NegotiatedMedia) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+    if media.on_hold or media.remote_rtp_port == 0:
+        return None, None
+    return (
+        (media.remote_address, media.remote_rtp_port),
+        (media.remote_rtcp_address, media.remote_rtcp_port),
+    )
+
+
+def _reject_reason(event: DialogTerminated) -> RejectReason:
+    if event.status in _BUSY:
+        return RejectReason.BUSY
+    if event.status in _DECLINED:
+        return RejectReason.REJECT
+    return RejectReason.NO_ANSWER
+
+
+class CallController:
+    """Every call of the node; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        media: MediaPort,
+        acd: AcdPort,
+        phones: PhoneDirectory,
+        routing: EntryRouting,
+        events: EventSink,
+        clock: Clock,
+        max_calls: int = 500,
+        music_on_hold: Callable[[str], PlaybackItem] = default_music_on_hold,
+    ) -> None:
+        self._sig: Signalling | None = None
+        self._media = media
+        self._acd = acd
+        self._phones = phones
+        self._routing = routing
+        self._clock = clock
+        self._max_calls = max_calls
+        self._moh = music_on_hold
+        self._calls: dict[CallId, Call] = {}
+        self._by_sip: dict[int, tuple[Call, Party]] = {}
+        self._by_media: dict[str, Call] = {}
+        self._recordings: dict[str, CallId] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refusing = False
+        self.events = CallEventWriter(events, clock, self._calls.get)
+        self.calls_total = 0
+        self.calls_refused = 0
+        self.internal_errors = 0
+
+    # -- wiring and lifecycle --------------------------------------------------------------
+
+    def attach(self, signalling: Signalling) -> None:
+        """Give the controller its user agent (made with the controller as its handler)."""
+        self._sig = signalling
+
+    @property
+    def sig(self) -> Signalling:
+        if self._sig is None:
+            raise LocalProtocolError("call controller has no user agent attached")
+        return self._sig
+
+    def active(self) -> int:
+        """Calls in progress."""
+        return len(self._calls)
+
+    def call(self, call_id: CallId) -> Call | None:
+        return self._calls.get(call_id)
+
+    def calls(self) -> tuple[Call, ...]:
+        return tuple(self._calls.values())
+
+    def refuse_new(self) -> None:
+        """New INVITEs get 503 from now on; calls in progress go on."""
+        self._refusing = True
+
+    async def settle(self) -> None:
+        """Wait until no task of the controller is running (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def close(self) -> None:
+        """End every call (system hang-up), then wait for the tasks to finish."""
+        self._refusing = True
+        for call in list(self._calls.values()):
+            self._end(call, HungUpBy.SYSTEM, "shutdown")
+        await self.settle()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.internal_errors += 1
+            log.error("call task failed", task=task.get_name(), error=repr(exc))
+
+    # -- SIP: LegHandler -----------------------------------------------------------------------
+
+    def on_incoming(self, ua: Signalling, leg: Leg, offer: bytes | None) -> None:
+        """A new INVITE (RFC 3261 §13.3.1): refuse, or ring and answer once media is ready."""
+        request = leg.session.invite
+        called = _number(request.uri)
+        caller = _number(request.from_.uri)
+        if self._refusing or len(self._calls) >= self._max_calls:
+            self.calls_refused += 1
+            ua.reject(leg, 503)
+            return
+        route = self._routing.route(called, caller)
+        if route is None:
+            ua.reject(leg, 404)
+            return
+        if offer is None:  # late offer (offer in our 200, answer in the ACK): not in this slice
+            ua.reject(leg, 488)
+            return
+        try:
+            probe = answer_offer(
+                parse_sdp(offer), self._media.host, _PLACEHOLDER_PORT, session_id=0, version=0
+            )
+        except RemoteProtocolError as exc:
+            log.info("offer refused", called=called, error=str(exc))
+            ua.reject(leg, 488)
+            return
+        admitted = leg.admitted
+        call = Call(
+            call_id=new_call_id(),
+            caller_leg=leg,
+            caller_number=caller,
+            called_number=called,
+            trunk=admitted.user if admitted is not None else None,
+            route=route,
+            arrived_at=self._clock.monotonic(),
+            codec=probe.media.codec_name,
+        )
+        self._calls[call.call_id] = call
+        self._by_sip[leg.leg_id] = (call, Party.CALLER)
+        self.calls_total += 1
+        self.events.arrived(call)
+        log.info("call arrived", call_id=call.call_id, caller=caller, called=called)
+        ua.ring(leg)
+        self._spawn(self._answer(call, offer), f"answer-{call.call_id}")
+
+    async def _answer(self, call: Call, offer: bytes) -> None:
+        parsed = parse_sdp(offer)
+        probe = answer_offer(parsed, self._media.host, _PLACEHOLDER_PORT, session_id=0, version=0)
+        remote, remote_rtcp = _remote(probe.media)
+        try:
+            info = await self._media.create_leg(
+                codec=probe.media.codec_name,
+                payload_type=probe.media.payload_type,
+                telephone_event_pt=probe.media.telephone_event_pt,
+                ptime_ms=probe.media.ptime_ms,
+                remote=remote,
+                remote_rtcp=remote_rtcp,
+            )
+        except HotlineError as exc:  # no ports, engine refusing
+            log.warning("no media for the call", call_id=call.call_id, error=str(exc))
+            if not call.ended:
+                self.sig.reject(call.caller_leg, 503)
+            return
+        if call.ended:
+            self._media.close_leg(info.leg_id)
+            return
+        self._own_media(call, info.leg_id)
+        call.caller_media = info.leg_id
+        session_id = secrets.randbelow(2**31)
+        answer = answer_offer(
+            parsed, self._media.host, info.rtp_port, session_id=session_id, version=1
+        )
+        self.sig.answer(call.caller_leg, bytes(answer.answer))
+
+    def on_event(self, ua: Signalling, leg: Leg, event: SessionEvent) -> None:
+        """Anything else a leg reports: confirmed, terminated (the rest waits for later slices)."""
+        entry = self._by_sip.get(leg.leg_id)
+        if entry is None:
+            return
+        call, party = entry
+        if isinstance(event, DialogTerminated):
+            self._by_sip.pop(leg.leg_id, None)
+        try:
+            if party is Party.CALLER:
+                self._caller_event(call, event)
+            else:
+                self._operator_event(call, leg, event)
+        except HotlineError as exc:
+            self.internal_errors += 1
+            log.error("call step failed", call_id=call.call_id, error=repr(exc))
+            self._end(call, HungUpBy.SYSTEM, "internal_error")
+
+    def _caller_event(self, call: Call, event: SessionEvent) -> None:
+        if isinstance(event, DialogConfirmed):
+            if call.phase is CallPhase.ANSWERING:
+                self._after_answer(call)
+        elif isinstance(event, DialogTerminated):
+            who = HungUpBy.CALLER if event.by_remote else HungUpBy.SYSTEM
+            self._end(call, who, event.reason.value)
+
+    def _operator_event(self, call: Call, leg: Leg, event: SessionEvent) -> None:
+        if call.operator_leg is leg:
+            if isinstance(event, DialogTerminated):
+                who = HungUpBy.OPERATOR if event.by_remote else HungUpBy.SYSTEM
+                self._end(call, who, event.reason.value)
+            return
+        offer = next((o for o in call.offers.values() if o.sip_leg is leg), None)
+        if offer is None or offer.withdrawn or call.ended:
+            if isinstance(event, DialogConfirmed):
+                self.sig.hang_up(leg)  # answered too late: BYE (§15)
+            return
+        if isinstance(event, DialogConfirmed):
+            self._operator_answered(call, offer, event)
+        elif isinstance(event, DialogTerminated):
+            self._drop_offer(call, offer)
+            self._reject(call, offer.operator_id, _reject_reason(event))
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def _after_answer(self, call: Call) -> None:
+        greeting = call.route.greeting
+        if greeting is None or call.caller_media is None:
+            self._enter_queue(call)
+            return
+        call.move(CallPhase.GREETING)
+        self._media.play(call.caller_media, greeting)
+
+    def _enter_queue(self, call: Call) -> None:
+        call.move(CallPhase.QUEUED)
+        call.queue_id = call.route.queue_id
+        if call.caller_media is not None:
+            call.moh_item = f"moh-{call.call_id}"
+            self._media.play(call.caller_media, self._moh(call.moh_item))
+        call.in_acd = True
+        try:
+            self._acd.call_arrived(call.call_id, call.route.queue_id)
+        except HotlineError as exc:  # unknown queue, router full
+            call.in_acd = False
+            log.warning("queue refused the call", call_id=call.call_id, error=str(exc))
+            self._end(call, HungUpBy.SYSTEM, "queue_unavailable")
+
+    def _operator_answered(self, call: Call, offer: Offer, event: DialogConfirmed) -> None:
+        leg = offer.sip_leg
+        assert leg is not None and offer.offer_sdp is not None and offer.media_leg_id is not None
+        try:
+            if event.body is None:
+                raise RemoteProtocolError("2xx without an SDP answer", status_hint=488)
+            media = process_answer(
+                parse_sdp(offer.offer_sdp), parse_sdp(event.body), codecs=(_CODECS[call.codec],)
+            )
+        except RemoteProtocolError as exc:
+            log.info("operator's answer refused", call_id=call.call_id, error=str(exc))
+            self._drop_offer(call, offer)
+            self._reject(call, offer.operator_id, RejectReason.REJECT)
+            return
+        remote, remote_rtcp = _remote(media)
+        self._media.set_remote(offer.media_leg_id, remote, remote_rtcp=remote_rtcp)
+        try:
+            self._acd.offer_answered(call.call_id, offer.operator_id)
+        except LocalProtocolError:  # the ACD withdrew the offer at this very moment
+            self._drop_offer(call, offer)
+            return
+        del call.offers[offer.operator_id]
+        call.move(CallPhase.TALKING)
+        call.operator_id = offer.operator_id
+        call.operator_leg = leg
+        call.operator_media = offer.media_leg_id
+        for other in list(call.offers.values()):
+            self._drop_offer(call, other)
+        caller_media = call.caller_media
+        assert caller_media is not None
+        if call.moh_item is not None:
+            self._media.stop_playback(caller_media, call.moh_item)
+            call.moh_item = None
+        self._media.bridge(caller_media, offer.media_leg_id)
+        call.recording_id = self._media.start_recording(
+            caller_media, offer.media_leg_id, recording_id=call.call_id
+        )
+        self._recordings[call.recording_id] = call.call_id
+        log.info("call answered", call_id=call.call_id, operator=offer.operator_id)
+
+    # -- the ACD's decisions -----------------------------------------------------------------------
+
+    def on_decision(self, decision: Decision) -> None:
+        """A decision of the ACD service (facts become events; commands are carried out)."""
+        self.events.decision(decision)
+        call = self._calls.get(decision.call_id) if hasattr(decision, "call_id") else None
+        if call is None or call.ended:
+            return
+        match decision:
+            case OfferCall(operator_id=operator_id, queue_id=queue_id):
+                self._offer(call, operator_id, queue_id)
+            case CancelOffer(operator_id=operator_id):
+                offer = call.offers.get(operator_id)
+                if offer is not None:
+                    self._drop_offer(call, offer)
+            case CallQueued(queue_id=queue_id):
+                call.in_acd = True
+                call.queue_id = queue_id
+            case CallLeftQueue():
+                call.in_acd = False
+            case CallTimedOut(action=action) if action.kind is not ExitKind.OVERFLOW:
+                self._end(call, HungUpBy.SYSTEM, "queue_timed_out")
+            case CallRefused():
+                self._end(call, HungUpBy.SYSTEM, "queue_refused")
+            case CallbackScheduled():
+                self._end(call, HungUpBy.SYSTEM, "callback_scheduled")
+            case _:
+                pass
+
+    def _offer(self, call: Call, operator_id: OperatorId, queue_id: QueueId) -> None:
+        contacts = self._phones.contacts(operator_id)
+        if not contacts:
+            log.info("operator has no registered phone", call_id=call.call_id, operator=operator_id)
+            self._reject(call, operator_id, RejectReason.BUSY)
+            return
+        offer = Offer(operator_id, queue_id)
+        call.offers[operator_id] = offer
+        self._spawn(self._ring(call, offer), f"ring-{call.call_id}-{operator_id}")
+
+    async def _ring(self, call: Call, offer: Offer) -> None:
+        try:
+            info = await self._media.create_leg(codec=call.codec)
+        except HotlineError as exc:
+            log.warning("no media for the operator", call_id=call.call_id, error=str(exc))
+            if call.offers.get(offer.operator_id) is offer and not offer.withdrawn:
+                del call.offers[offer.operator_id]
+                self._reject(call, offer.operator_id, RejectReason.BUSY)
+            return
+        if offer.withdrawn or call.ended:
+            self._media.close_leg(info.leg_id)
+            return
+        offer.media_leg_id = info.leg_id
+        self._own_media(call, info.leg_id)
+        contacts = self._phones.contacts(offer.operator_id)
+        if not contacts:
+            self._drop_offer(call, offer)
+            self._reject(call, offer.operator_id, RejectReason.BUSY)
+            return
+        contact = contacts[0]
+        sdp = bytes(
+            build_offer(
+                self._media.host,
+                info.rtp_port,
+                secrets.randbelow(2**31),
+                1,
+                codecs=(_CODECS[call.codec],),
+            )
+        )
+        offer.offer_sdp = sdp
+        host = self._media.host
+        caller = call.caller_number
+        leg = self.sig.call(
+            contact.uri,
+            contact.peer,
+            from_=NameAddr(SipUri(host=host, user=caller), caller),
+            to=NameAddr(SipUri(host=contact.peer.host, user=offer.operator_id)),
+            offer=sdp,
+            extra_headers=(
+                ("P-Asserted-Identity", f"<sip:{caller}@{host}>"),
+                ("X-Hotline-Topic", call.route.topic),
+            ),
+        )
+        if leg.session.finished:  # could not even be sent
+            self._drop_offer(call, offer)
+            self._reject(call, offer.operator_id, RejectReason.BUSY)
+            return
+        offer.sip_leg = leg
+        self._by_sip[leg.leg_id] = (call, Party.OPERATOR)
+
+    def _drop_offer(self, call: Call, offer: Offer) -> None:
+        """Forget an offer: CANCEL its INVITE if still ringing, close its media leg."""
+        offer.withdrawn = True
+        if call.offers.get(offer.operator_id) is offer:
+            del call.offers[offer.operator_id]
+        if offer.sip_leg is not None:
+            self._by_sip.pop(offer.sip_leg.leg_id, None)
+            self.sig.hang_up(offer.sip_leg)
+        if offer.media_leg_id is not None:
+            self._close_media(call, offer.media_leg_id)
+
+    def _reject(self, call: Call, operator_id: OperatorId, reason: RejectReason) -> None:
+        # LocalProtocolError: the ACD withdrew it already (ring timeout, caller left).
+        with contextlib.suppress(LocalProtocolError):
+            self._acd.offer_rejected(call.call_id, operator_id, reason)
+
+    # -- endings -----------------------------------------------------------------------------------
+
+    def _end(self, call: Call, who: HungUpBy, cause: str) -> None:
+        """End ``call`` whatever its phase; safe to call again (re-entrant hang-ups)."""
+        if call.ended:
+            return
+        was = call.phase
+        call.move(CallPhase.ENDED)
+        if call.in_acd:
+            call.position = self._acd.call_position(call.call_id)
+            with contextlib.suppress(LocalProtocolError):  # the wait norm took it out already
+                self._acd.call_abandoned(call.call_id)
+            call.in_acd = False
+        for offer in list(call.offers.values()):
+            self._drop_offer(call, offer)
+        if was is CallPhase.TALKING and call.operator_id is not None:
+            try:
+                self._acd.call_ended(call.operator_id)
+            except LocalProtocolError as exc:
+                log.warning("ACD refused call_ended", call_id=call.call_id, error=str(exc))
+        self.events.ended(call, who, cause)
+        log.info("call ended", call_id=call.call_id, who=who.value, cause=cause)
+        for leg in (call.caller_leg, call.operator_leg):
+            if leg is not None:
+                self._by_sip.pop(leg.leg_id, None)
+                self.sig.hang_up(leg)
+        for leg_id in list(call.media_legs):
+            self._close_media(call, leg_id)
+        del self._calls[call.call_id]
+
+    def _own_media(self, call: Call, leg_id: str) -> None:
+        call.media_legs.add(leg_id)
+        self._by_media[leg_id] = call
+
+    def _close_media(self, call: Call, leg_id: str) -> None:
+        call.media_legs.discard(leg_id)
+        self._by_media.pop(leg_id, None)
+        self._media.close_leg(leg_id)
+
+    # -- media events --------------------------------------------------------------------------
+
+    def on_media_event(self, event: MediaEvent) -> None:
+        """The media engine's callback (from its pacer task)."""
+        if isinstance(event, CallRecordingStored):
+            call_id = self._recordings.pop(event.recording_id, None)
+            if call_id is not None:
+                self.events.recording_stored(call_id, event.stored)
+            return
+        if isinstance(event, RecordingFailed):
+            log.error("recording failed", recording_id=event.recording_id, reason=event.reason)
+            return
+        if isinstance(event, LegClosed):
+            self._by_media.pop(event.leg_id, None)
+            return
+        call = self._by_media.get(event.leg_id)
+        if call is None or call.ended:
+            return
+        if isinstance(event, PlaybackFinished):
+            greeting = call.route.greeting
+            if (
+                call.phase is CallPhase.GREETING
+                and greeting is not None
+                and event.item_id == greeting.item_id
+            ):
+                self._enter_queue(call)
+        elif isinstance(event, MediaTimeout):
+            self._end(call, HungUpBy.SYSTEM, "rtp_timeout")

@@ -28,9 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Final
 
 from hotline.core.errors import LocalProtocolError, RemoteProtocolError
+from hotline.core.records import EventRecord, PayloadValue
 
 __all__ = [
     "EVENT_SCHEMAS",
@@ -53,7 +54,6 @@ __all__ = [
     "new_event_id",
 ]
 
-PayloadValue = str | int | float | bool | None
 
 MAX_ID_CHARS: Final = 64
 MAX_PAYLOAD_KEYS: Final = 16
@@ -408,31 +408,6 @@ class CallCentreEvent:
 
 def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
-
-
-class EventRecord(Protocol):
-    """What a stored event looks like when read back (a journal line, a table row)."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def timestamp(self) -> datetime: ...
-    @property
-    def call_id(self) -> str | None: ...
-    @property
-    def queue_id(self) -> str | None: ...
-    @property
-    def operator_id(self) -> str | None: ...
-    @property
-    def topic(self) -> str | None: ...
-    @property
-    def trunk(self) -> str | None: ...
-    @property
-    def direction(self) -> str | None: ...
-    @property
-    def payload(self) -> Mapping[str, PayloadValue]: ...
 
 
 _KINDS_BY_VALUE: Final = {k.value: k for k in EventKind}

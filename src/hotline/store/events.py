@@ -37,10 +37,9 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -57,6 +56,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.core.clock import Clock, SystemClock
+from hotline.core.records import EventRecord
 from hotline.store.db import Database
 from hotline.store.models import Base
 
@@ -131,29 +131,8 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class StorableEvent(Protocol):
-    """What the store needs of an event (``hotline.reports.events.CallCentreEvent``)."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def timestamp(self) -> datetime: ...
-    @property
-    def call_id(self) -> str | None: ...
-    @property
-    def queue_id(self) -> str | None: ...
-    @property
-    def operator_id(self) -> str | None: ...
-    @property
-    def topic(self) -> str | None: ...
-    @property
-    def trunk(self) -> str | None: ...
-    @property
-    def direction(self) -> str | None: ...
-    @property
-    def payload(self) -> Mapping[str, str | int | float | bool | None]: ...
+StorableEvent = EventRecord
+"""What the store needs of an event (``hotline.reports.events.CallCentreEvent`` fits)."""
 
 
 def to_ms(ts: datetime) -> int:

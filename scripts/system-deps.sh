@@ -9,6 +9,8 @@ PACKAGES=(
   python3-venv     # make run / make test create .venv
   sox              # prompt conversion, audio checks
   espeak-ng        # Russian speech synthesis of prompts (local, offline)
+  festival         # second Russian speech synthesiser
+  festvox-ru       # festival's Russian voice
   sip-tester       # SIPp: SIP traffic generator (integration tests, benchmarks)
   baresip          # real softphone: operators' phones in tests
   sipsak           # raw SIP message sender

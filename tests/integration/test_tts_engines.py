@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,7 +42,6 @@ ANSWER = (
     "с записью на приём, оставайтесь на линии: оператор ответит вам. Телефон для справок: "
     "8 (800) 100-12-34. Спасибо за обращение!"
 )
-FIRST_AUDIO_BUDGET_S = 0.3
 
 
 def _require(*programs: str) -> None:
@@ -210,36 +208,33 @@ async def test_cache_eviction_with_real_renderings(
     assert total <= size * 4
 
 
-async def _time_to_first_audio(cache: PromptCache) -> tuple[float, int]:
-    started = time.perf_counter()
-    first = 0.0
-    count = 0
+async def _stream_chunks(cache: PromptCache) -> list[str]:
+    """Stream ANSWER; every chunk is real speech; returns the chunks' texts in order."""
+    texts = []
     async for chunk in cache.stream(ANSWER):
-        if count == 0:
-            first = time.perf_counter() - started
-            _assert_speech(chunk.path, min_s=0.3)
-        count += 1
-    return first, count
+        _assert_speech(chunk.path, min_s=0.3, max_s=30.0)
+        texts.append(chunk.text)
+    return texts
 
 
-async def test_a_long_answer_starts_within_300_ms_with_espeak(
+# Time to first audio is measured by bench/bot/bench_first_audio.py (docs/benchmarks.md), not
+# asserted here: what makes it short is that the first chunk is rendered alone.
+async def test_a_long_answer_streams_first_sentence_first_with_espeak(
     tmp_path: Path, espeak: EspeakNgSynthesizer, normalizer: Normalizer
 ) -> None:
     assert 350 <= len(ANSWER) <= 450
     cache = PromptCache(tmp_path / "cache", espeak, normalizer=normalizer)
-    first, chunks = await _time_to_first_audio(cache)
-    print(f"espeak-ng: first audio of a {len(ANSWER)}-character answer after {first * 1000:.0f} ms")
-    assert first < FIRST_AUDIO_BUDGET_S
-    assert chunks >= 3
+    texts = await _stream_chunks(cache)
+    assert len(texts) >= 3
+    assert len(texts[0]) < len(ANSWER) / 3  # the first chunk is one short sentence or clause
 
 
-async def test_a_long_answer_starts_within_300_ms_with_warm_festival(
+async def test_a_long_answer_streams_first_sentence_first_with_warm_festival(
     tmp_path: Path, festival: FestivalSynthesizer, normalizer: Normalizer
 ) -> None:
     await festival.warm_up(2)
     cache = PromptCache(tmp_path / "cache", festival, normalizer=normalizer)
-    first, chunks = await _time_to_first_audio(cache)
-    print(f"festival: first audio of a {len(ANSWER)}-character answer after {first * 1000:.0f} ms")
-    assert first < FIRST_AUDIO_BUDGET_S
-    assert chunks >= 3
+    texts = await _stream_chunks(cache)
+    assert len(texts) >= 3
+    assert len(texts[0]) < len(ANSWER) / 3
     await cache.aclose()

@@ -94,9 +94,10 @@ def init(
 ) -> None:
     """Create the data directory and database (and load the demo with --demo)."""
     settings = _settings(ctx)
-    from hotline.app.demo import load_demo, write_credentials
+    from hotline.app.demo import load_demo, load_demo_queues, write_credentials
     from hotline.store.accounts import AccountsRepository
     from hotline.store.db import Database
+    from hotline.store.queues import QueuesRepository
 
     if demo_password is not None and not demo:
         raise _fail("--demo-password needs --demo", EXIT_CONFIG)
@@ -115,11 +116,14 @@ def init(
             )
         db.migrate()
         repo = AccountsRepository(db)
+        queues = QueuesRepository(db)
         if existed:
             repo.clear()
+            queues.clear()
         typer.echo(f"hotline: database ready ({_safe_url(db.url)})")
         if demo:
             accounts = load_demo(repo, password=demo_password)
+            load_demo_queues(queues)
             creds = settings.data_dir / "demo-credentials.txt"
             text = write_credentials(creds, accounts, sip_port=settings.sip_port)
             typer.echo(text)

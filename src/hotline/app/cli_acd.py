@@ -261,6 +261,45 @@ def _load_queue(path: Path | None) -> QueueConfig:
         raise _fail(f"{path}: field {exc.setting}: {exc.problem}") from None
 
 
+def _load_stored_queue(queue_id: str) -> QueueConfig:
+    """A queue's configuration from the database named by the settings."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.acd.sim_config import queue_config_from_mapping
+    from hotline.app.settings import load_settings
+    from hotline.core.errors import ConfigurationError
+    from hotline.store.db import Database
+    from hotline.store.queues import QueuesRepository
+
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        raise _fail(f"invalid setting {exc}") from None
+    db = Database(settings.database_url)
+    try:
+        if not db.is_initialised():
+            raise _fail("no database: run `hotline init` first, or use --queue-config FILE")
+        stored = QueuesRepository(db).get(queue_id)
+    except SQLAlchemyError as exc:
+        raise _fail(f"cannot read the database: {exc.__class__.__name__}") from None
+    finally:
+        db.dispose()
+    if stored is None:
+        raise _fail(f"queue {queue_id!r} is not in the database")
+    data = {
+        **stored.config,
+        "queue_id": stored.queue_id,
+        "name": stored.name,
+        "topic": stored.topic,
+    }
+    try:
+        return queue_config_from_mapping(data)
+    except ConfigurationError as exc:
+        raise _fail(
+            f"queue {queue_id!r} in the database: field {exc.setting}: {exc.problem}"
+        ) from None
+
+
 def simulate(
     forecast: Annotated[Path, typer.Option("--forecast", help="Forecast CSV.", dir_okay=False)],
     staffing: Annotated[Path, typer.Option("--staffing", help="Staffing CSV.", dir_okay=False)],
@@ -268,6 +307,9 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 1,
     queue_config: Annotated[
         Path | None, typer.Option("--queue-config", help="Queue YAML.", dir_okay=False)
+    ] = None,
+    queue_id: Annotated[
+        str | None, typer.Option("--queue", help="A queue of the service's database, by id.")
     ] = None,
     handle: Annotated[
         HandleChoice, typer.Option("--handle", help="Talk-time distribution.")
@@ -304,7 +346,9 @@ def simulate(
 
     if chart is not None and chart.suffix.lower() not in (".html", ".png"):
         raise _fail(f"{chart}: the chart must be an .html or .png file")
-    queue = _load_queue(queue_config)
+    if queue_id is not None and queue_config is not None:
+        raise _fail("--queue and --queue-config exclude each other")
+    queue = _load_stored_queue(queue_id) if queue_id is not None else _load_queue(queue_config)
     try:
         table = parse_forecast(_read_text(forecast, _TABLE_LIMIT), str(forecast))
         plan = parse_staffing(_read_text(staffing, _TABLE_LIMIT), str(staffing))

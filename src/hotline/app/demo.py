@@ -19,8 +19,16 @@ from argon2 import PasswordHasher
 
 from hotline.sip.digest import DigestAlgorithm, ha1
 from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
+from hotline.store.queues import QueuesRepository, StoredQueue
 
-__all__ = ["DEMO_REALM", "DemoAccount", "load_demo", "write_credentials"]
+__all__ = [
+    "DEMO_QUEUES",
+    "DEMO_REALM",
+    "DemoAccount",
+    "load_demo",
+    "load_demo_queues",
+    "write_credentials",
+]
 
 DEMO_REALM = "hotline122"
 DEMO_OPERATORS = (
@@ -36,6 +44,24 @@ DEMO_STAFF = (
     ("auditor", "Аудитор министерства", "auditor", ()),
 )
 DEMO_TOPICS = ("social", "health", "education", "military", "services")
+# The demo's queues (architecture.md): one per topic and a general one for "0",
+# each with a 20 s answer norm and a 120 s maximum wait.
+DEMO_QUEUES = (
+    ("general", "Общая очередь", "general"),
+    ("social", "Социальная сфера", "social"),
+    ("health", "Здравоохранение", "health"),
+    ("education", "Образование", "education"),
+    ("military", "Военная служба", "military"),
+    ("services", "Государственные и муниципальные услуги", "services"),
+)
+DEMO_QUEUE_CONFIG = {
+    "sl_norm_s": 20.0,
+    "max_wait_s": 120.0,
+    "ring_timeout_s": 20.0,
+    "wrap_up_s": 10.0,
+    "strategy": "longest-idle",
+    "announce_interval_s": 30.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +144,12 @@ def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAcc
     )
     repo.set_meta("demo_loaded_at", now.isoformat())
     return accounts
+
+
+def load_demo_queues(repo: QueuesRepository) -> None:
+    """Insert the demo's queues."""
+    for queue_id, name, topic in DEMO_QUEUES:
+        repo.save(StoredQueue(queue_id, name, topic, dict(DEMO_QUEUE_CONFIG)))
 
 
 def write_credentials(path: Path, accounts: list[DemoAccount], *, sip_port: int) -> str:

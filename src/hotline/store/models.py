@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "MetaRow", "OperatorRow", "SipBindingRow", "TrunkRow", "UserRow"]
+__all__ = ["Base", "MetaRow", "OperatorRow", "QueueRow", "SipBindingRow", "TrunkRow", "UserRow"]
 
 
 class Base(DeclarativeBase):
@@ -84,3 +84,15 @@ class SipBindingRow(Base):
     source_host: Mapped[str] = mapped_column(String(64))
     source_port: Mapped[int] = mapped_column(Integer)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class QueueRow(Base):
+    """A queue's ACD configuration, kept as the mapping ``acd.sim_config`` validates."""
+
+    __tablename__ = "queues"
+    queue_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

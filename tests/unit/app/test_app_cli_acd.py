@@ -329,3 +329,38 @@ def test_a_progress_bar_on_a_terminal_does_not_change_the_result(
     shown = cli_acd._run(simulation(), 1000, grid.end_s)
     assert shown == simulation().run()
     assert "Моделирование" in terminal.getvalue()
+
+
+def test_simulate_a_queue_of_the_database(
+    files: dict[str, str], hotline_env: dict[str, str]
+) -> None:
+    from hotline.app.settings import load_settings
+    from hotline.store.db import Database
+    from hotline.store.queues import QueuesRepository, StoredQueue
+
+    assert _simulate(files, "--queue", "health").exit_code == 2  # no database yet
+    init = _run("init", "--demo", "--demo-password", "pw-demo")
+    assert init.exit_code == 0, init.stderr
+    document = _json(_simulate(files, "--queue", "health", "--seed", "7", "--json"))
+    assert document["queue"]["queue_id"] == "health"
+    assert document["queue"]["sl_norm_s"] == 20.0 and document["queue"]["max_wait_s"] == 120.0
+    db = Database(load_settings().database_url)
+    try:
+        queues = QueuesRepository(db)
+        assert [q.queue_id for q in queues.all()] == [
+            "education", "general", "health", "military", "services", "social",
+        ]  # fmt: skip
+        queues.save(StoredQueue("strict", "Строгая", "health", {"sl_norm_s": 10, "max_wait_s": 60}))
+        queues.save(StoredQueue("broken", "Сломанная", "health", {"sl_norm_s": "soon"}))
+    finally:
+        db.dispose()
+    strict = _json(_simulate(files, "--queue", "strict", "--seed", "7", "--json"))
+    assert strict["queue"]["sl_norm_s"] == 10.0 and strict["queue"]["max_wait_s"] == 60.0
+    broken = _simulate(files, "--queue", "broken")
+    assert (
+        broken.exit_code == 2 and "queue 'broken' in the database: field sl_norm_s" in broken.stderr
+    )
+    missing = _simulate(files, "--queue", "nope")
+    assert missing.exit_code == 2 and "queue 'nope' is not in the database" in missing.stderr
+    both = _simulate(files, "--queue", "health", "--queue-config", files["f"])
+    assert both.exit_code == 2 and "exclude each other" in both.stderr

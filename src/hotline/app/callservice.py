@@ -8,9 +8,13 @@ then INVITEs get 480), starts the event store's writer, and watches the
 registrar: operators whose phone registers become READY when automatic
 readiness is on (``acd.auto_ready_on_register``, or a demo database).
 
-Routing before the voice menu lands: the called number ``122`` goes to the
-``general`` queue (every operator serves it) after a short greeting tone; the
-per-topic queues of the demo exist for the IVR to route to.
+The called number ``122`` goes through the voice menu (the demo flow,
+:func:`~hotline.ivr.flow_yaml.load_demo_flow`, run by an
+:class:`~hotline.ivr.runner.IvrRunner`) to a per-topic queue or to ``general``
+(every operator serves it).  Its Russian prompts are rendered once at start-up
+(:func:`render_flow_prompts`: normalised, synthesised by espeak-ng, cached as
+WAV under the data directory, encoded for PCMA and PCMU), before the node takes
+calls, so that a call never waits for speech synthesis.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Final
 
 import structlog
@@ -32,15 +36,22 @@ from hotline.acd.service import AcdService
 from hotline.app.demo import DEMO_TOPICS
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipService
+from hotline.bot.normalize import Normalizer
+from hotline.bot.prompt_cache import PromptCache as SpeechCache
+from hotline.bot.tts import EngineName, EngineUnavailableError
+from hotline.bot.tts_engines import create_synthesizer
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_ports import FixedRouting, PhoneContact, Route
 from hotline.core.clock import Clock
-from hotline.core.errors import RemoteProtocolError
+from hotline.core.errors import HotlineError, RemoteProtocolError
 from hotline.core.ids import OperatorId, QueueId, TopicId
+from hotline.ivr.flow import Flow
+from hotline.ivr.flow_yaml import load_demo_flow
+from hotline.ivr.runner import IvrRunner, RenderedPrompts, flow_prompt_texts
+from hotline.media.codecs import get_codec
 from hotline.media.eng_events import MediaEvent
 from hotline.media.engine import MediaEngine
-from hotline.media.player import PlaybackItem, TonePart
-from hotline.media.tones import DIAL
+from hotline.media.prompts import EncodedPrompt, PromptCache, PromptError
 from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.uri import parse_uri
 from hotline.sip.useragent import UserAgent
@@ -56,6 +67,7 @@ __all__ = [
     "default_queues",
     "media_address",
     "operator_profiles",
+    "render_flow_prompts",
 ]
 
 log = structlog.get_logger("hotline.calls.service")
@@ -63,7 +75,9 @@ log = structlog.get_logger("hotline.calls.service")
 GENERAL_QUEUE: Final = QueueId("general")
 SERVICE_NUMBER: Final = "122"
 PHONE_POLL_S: Final = 1.0
-GREETING: Final = PlaybackItem("greeting", (TonePart(DIAL, duration_ms=400),))
+PROMPT_CODECS: Final = ("PCMA", "PCMU")
+TTS_CACHE_DIR: Final = Path("prompts") / "tts"
+"""Rendered speech, under the data directory."""
 
 
 class RegistrarPhones:
@@ -117,24 +131,73 @@ def operator_profiles(repo: AccountsRepository) -> list[OperatorProfile]:
     return profiles
 
 
-def media_address(sip_host: str) -> str:
-    """The address media binds to and SDP announces: the SIP host unless it is a wildcard.
+async def render_flow_prompts(
+    flow: Flow, directory: Path, *, engine: str = EngineName.ESPEAK_NG
+) -> RenderedPrompts:
+    """Every prompt text of ``flow`` rendered (or found in the cache at ``directory``) and encoded.
 
-    For a wildcard the address of the default route is used (a UDP socket is
-    connected, nothing is sent), else loopback.
+    A text that cannot be rendered is logged and left out (the menu plays a
+    short silence in its place); a missing engine is logged once with its
+    install hint.  The CPU-heavy steps run in threads, the engine in subprocesses.
     """
+    normalizer = await asyncio.to_thread(Normalizer)
+    synthesizer = create_synthesizer(engine)
+    speech = await asyncio.to_thread(SpeechCache, directory, synthesizer, normalizer=normalizer)
+    rendered: dict[str, Path] = {}
+    try:
+        for text in flow_prompt_texts(flow):
+            try:
+                rendered[text] = await speech.render(text)
+            except EngineUnavailableError as exc:
+                log.error("no speech engine: menu prompts are silent", error=str(exc))
+                break
+            except HotlineError as exc:
+                log.error("prompt not rendered", text=text[:80], error=str(exc))
+    finally:
+        await speech.aclose()
+        await synthesizer.aclose()
+    encoded = await asyncio.to_thread(_encode_prompts, rendered)
+    log.info("menu prompts ready", flow=flow.name, texts=len(rendered), directory=str(directory))
+    return RenderedPrompts(encoded)
+
+
+def _encode_prompts(rendered: dict[str, Path]) -> dict[tuple[str, str], EncodedPrompt]:
+    frames = PromptCache()
+    encoded: dict[tuple[str, str], EncodedPrompt] = {}
+    for text, path in rendered.items():
+        for codec in PROMPT_CODECS:
+            try:
+                encoded[(text, codec)] = frames.get(path, get_codec(codec))
+            except PromptError as exc:
+                log.error("prompt not loaded", text=text[:80], error=str(exc))
+    return encoded
+
+
+def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+    return asyncio.get_running_loop().call_later(delay_s, callback)
+
+
+def media_address(sip_host: str, media_host: str | None = None) -> str:
+    """The address media binds to and SDP announces.
+
+    ``HOTLINE_MEDIA_HOST`` when set; else the SIP host unless it is a wildcard
+    or a name; else loopback, so the demo works on one machine out of the box
+    (phones on other machines need HOTLINE_MEDIA_HOST or HOTLINE_SIP_HOST set
+    to the server's address; start-up logs a warning).
+    """
+    if media_host:
+        return media_host
     try:
         if not ipaddress.ip_address(sip_host).is_unspecified:
             return sip_host
     except ValueError:  # a host name: media needs an IP literal
         pass
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): never sent to
-            host: str = probe.getsockname()[0]
-        except OSError:
-            return "127.0.0.1"
-    return host
+    log.warning(
+        "media on 127.0.0.1: set HOTLINE_MEDIA_HOST to the server's address for phones and "
+        "trunks on other machines",
+        sip_host=sip_host,
+    )
+    return "127.0.0.1"
 
 
 class CallService:
@@ -149,7 +212,7 @@ class CallService:
         self.media = MediaEngine(
             clock,
             settings.rtp_ports,
-            media_address(settings.sip_host),
+            media_address(settings.sip_host, settings.media_host),
             settings.recordings_path,
             on_event=self._on_media_event,
         )
@@ -158,18 +221,26 @@ class CallService:
         )
         self.events = EventStore(db, settings.data_dir / DEFAULT_JOURNAL_NAME, clock=clock)
         self.phones = RegistrarPhones(sip.endpoint)
+        self.menu = IvrRunner(
+            load_demo_flow(),
+            media=self.media,
+            clock=clock,
+            call_later=_call_later,
+            fallback_queue=GENERAL_QUEUE,
+        )
         self.controller = CallController(
             media=self.media,
             acd=self.acd,
             phones=self.phones,
             routing=FixedRouting(
-                {SERVICE_NUMBER: Route(GENERAL_QUEUE, TopicId("general"), GREETING)}
+                {SERVICE_NUMBER: Route(GENERAL_QUEUE, TopicId("general"), menu=self.menu)}
             ),
             events=self.events,
             clock=clock,
             max_calls=settings.max_calls,
         )
         self.acd.handler = self.controller
+        self.menu.attach(self.controller)
         self.ua: UserAgent | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -189,6 +260,8 @@ class CallService:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.events.run(), name="event-writer"))
         self._tasks.append(loop.create_task(self._watch_phones(), name="phone-presence"))
+        prompts_dir = self._settings.data_dir / TTS_CACHE_DIR
+        self.menu.set_prompts(await render_flow_prompts(self.menu.flow, prompts_dir))
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
         )
@@ -248,6 +321,10 @@ class CallCollector(Collector):
             "hotline_recordings_stored": ("Recordings stored", media.recordings_stored),
             "hotline_recordings_failed": ("Recordings that failed", media.recordings_failed),
             "hotline_acd_decisions": ("ACD decisions delivered", s.acd.decisions_total),
+            "hotline_ivr_prompts_missing": (
+                "Menu prompts played as silence",
+                s.menu.missing_prompts,
+            ),
             "hotline_events_written": ("Events written to the database", store.written_total),
             "hotline_events_journaled": ("Events written to the journal", store.journaled_total),
         }
@@ -257,6 +334,7 @@ class CallCollector(Collector):
             yield family
         gauges = {
             "hotline_calls_active": ("Calls in progress", ctl.active()),
+            "hotline_ivr_calls_active": ("Calls in the voice menu", s.menu.active()),
             "hotline_media_legs_active": ("Open media legs", media.legs_active),
             "hotline_acd_waiting_calls": ("Calls waiting in queues", s.acd.active()),
             "hotline_events_pending": ("Events waiting for the writer", store.pending),

@@ -10,10 +10,11 @@ import typer
 
 from hotline import __version__
 from hotline.app.cli_acd import register as _register_acd
+from hotline.app.cli_demo import register as _register_demo
 from hotline.app.settings import Settings, load_settings
 from hotline.core.errors import ConfigurationError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "load_cli_settings", "main"]
 
 EXIT_CONFIG = 2
 
@@ -41,6 +42,11 @@ def _settings(ctx: typer.Context, *, check_dirs: bool = True) -> Settings:
         return load_settings(state.config, check_dirs=check_dirs)
     except ConfigurationError as exc:
         raise _fail(f"invalid setting {exc}", EXIT_CONFIG) from None
+
+
+def load_cli_settings(ctx: typer.Context) -> Settings:
+    """The settings for a command (exit 2 with one line on a bad setting)."""
+    return _settings(ctx)
 
 
 @app.callback()
@@ -139,6 +145,7 @@ def _safe_url(url: str) -> str:
 
 
 _register_acd(app)
+_register_demo(app)
 
 
 def main() -> None:

@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     sip_port: Port = 5060
     http_host: str = "127.0.0.1"
     http_port: Port = 8080
+    media_host: str | None = None
     rtp_ports: Annotated[PortRange, NoDecode] = PortRange(first=20000, last=20999)
     recordings_dir: Path | None = None
     log_format: Literal["json", "console"] | None = None
@@ -136,6 +137,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"ports must be between 1024 and 65535 (got {first}-{last})")
             if last - first < 1:
                 raise ValueError(f"the range must hold at least one RTP/RTCP pair ({first}-{last})")
+        return value
+
+    @field_validator("media_host")
+    @classmethod
+    def _check_media_host(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"an IP address is needed (got {value!r})") from None
+        if address.is_unspecified:
+            raise ValueError("the address phones send media to cannot be 0.0.0.0 or ::")
         return value
 
     @field_validator("db_url")

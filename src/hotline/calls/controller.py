@@ -1,4 +1,4 @@
-"""The B2BUA call controller: caller leg → greeting → queue → operator leg (layer L3).
+"""The B2BUA call controller: caller leg → greeting or voice menu → queue → operator leg (L3).
 
 The sippy B2BUA shape (style.md): every SIP leg is its own state machine
 (:class:`~hotline.sip.dlg_session.InviteSession` driven by the user agent),
@@ -17,6 +17,11 @@ Inbound (RFC 3261 §13.3, RFC 3264 §6)
     goes out, a media leg is created (an owned task), and 200 carries our
     answer.  On the ACK the greeting plays, then the call joins its queue
     with music on hold.
+
+Voice menu
+    A route with a :class:`~hotline.calls.ctl_ports.CallMenu` gets the call on
+    the ACK instead (phase ``GREETING``) with the caller leg's media events; it
+    answers through the ``menu_*`` methods (topic, ``call.ivr_choice``, queue, end).
 
 Offers (the ACD's ``OfferCall``)
     A media leg for the operator, then an INVITE to each registered contact
@@ -43,6 +48,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, Final
 
 import structlog
@@ -70,12 +76,12 @@ from hotline.calls.ctl_ports import (
     Signalling,
 )
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
-from hotline.core.ids import CallId, OperatorId, QueueId, new_call_id
+from hotline.core.ids import CallId, OperatorId, QueueId, TopicId, new_call_id
 from hotline.media.eng_events import CallRecordingStored, LegClosed, MediaEvent, RecordingFailed
 from hotline.media.player import PlaybackFinished, PlaybackItem, TonePart
 from hotline.media.timeouts import MediaTimeout
 from hotline.media.tones import RINGBACK
-from hotline.reports.events import HungUpBy
+from hotline.reports.events import CallCentreEvent, EventKind, HungUpBy
 from hotline.sdp.codecs import PCMA, PCMU, CodecSpec
 from hotline.sdp.negotiation import NegotiatedMedia, answer_offer, build_offer, process_answer
 from hotline.sdp.parser import parse_sdp
@@ -155,6 +161,7 @@ class CallController:
         self._recordings: dict[str, CallId] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._refusing = False
+        self._sink = events
         self.events = CallEventWriter(events, clock, self._calls.get)
         self.calls_total = 0
         self.calls_refused = 0
@@ -329,6 +336,11 @@ class CallController:
     # -- phases --------------------------------------------------------------------------------
 
     def _after_answer(self, call: Call) -> None:
+        menu = call.route.menu
+        if menu is not None and call.caller_media is not None:
+            call.move(CallPhase.GREETING)
+            menu.start(call.call_id, call.caller_media, call.codec)
+            return
         greeting = call.route.greeting
         if greeting is None or call.caller_media is None:
             self._enter_queue(call)
@@ -503,6 +515,8 @@ class CallController:
             return
         was = call.phase
         call.move(CallPhase.ENDED)
+        if was is CallPhase.GREETING and call.route.menu is not None:
+            call.route.menu.end(call.call_id)
         if call.in_acd:
             call.position = self._acd.call_position(call.call_id)
             with contextlib.suppress(LocalProtocolError):  # the wait norm took it out already
@@ -552,6 +566,9 @@ class CallController:
         call = self._by_media.get(event.leg_id)
         if call is None or call.ended:
             return
+        menu = call.route.menu
+        if menu is not None and call.phase is CallPhase.GREETING:
+            menu.on_media_event(call.call_id, event)
         if isinstance(event, PlaybackFinished):
             greeting = call.route.greeting
             if (
@@ -562,3 +579,40 @@ class CallController:
                 self._enter_queue(call)
         elif isinstance(event, MediaTimeout):
             self._end(call, HungUpBy.SYSTEM, "rtp_timeout")
+
+    # -- the voice menu's answers (ivr.runner.IvrHost) ---------------------------------------------
+
+    def _in_menu(self, call_id: CallId) -> Call | None:
+        call = self._calls.get(call_id)
+        return call if call is not None and call.phase is CallPhase.GREETING else None
+
+    def menu_topic(self, call_id: CallId, topic: TopicId) -> None:
+        """The menu gave the call its topic (events and the operator's phone show it)."""
+        if (call := self._in_menu(call_id)) is not None:
+            call.route = replace(call.route, topic=topic)
+
+    def menu_choice(self, call_id: CallId, menu: str, digit: str, info_message: bool) -> None:
+        """The caller chose ``digit`` at ``menu``: ``call.ivr_choice`` (docs/metrics.md)."""
+        if (call := self._in_menu(call_id)) is None:
+            return
+        self._sink.append(  # the flow checked the ids: a refusal is our bug (LocalProtocolError)
+            CallCentreEvent(
+                kind=EventKind.CALL_IVR_CHOICE,
+                timestamp=self._clock.utcnow(),
+                call_id=call_id,
+                topic=call.route.topic,
+                trunk=call.trunk,
+                payload={"menu": menu, "choice": digit, "info_message": info_message},
+            )
+        )
+
+    def menu_to_queue(self, call_id: CallId, queue_id: QueueId) -> None:
+        """The menu routed the call: it joins ``queue_id`` with the topic it has now."""
+        if (call := self._in_menu(call_id)) is not None:
+            call.route = replace(call.route, queue_id=queue_id)
+            self._enter_queue(call)
+
+    def menu_hang_up(self, call_id: CallId, self_service: bool) -> None:
+        """The menu ended the call after its message (``self_service``: the message informed)."""
+        if (call := self._in_menu(call_id)) is not None:
+            self._end(call, HungUpBy.SYSTEM, "ivr_self_service" if self_service else "ivr_hangup")

@@ -10,9 +10,11 @@ classes satisfy these protocols as they are
 :class:`~hotline.store.events.EventStore`); unit tests pass fakes that
 implement the same methods, so a shifted argument fails type checking.
 
-:class:`EntryRouting` is the seam for the voice menu: until the IVR
-interpreter drives calls, :class:`FixedRouting` sends a called number to one
-queue (``122`` → ``general``), optionally after a greeting.
+:class:`EntryRouting` is the seam for the voice menu: :class:`FixedRouting`
+sends a called number to a :class:`Route`: a queue (``122`` → ``general``),
+optionally after a greeting, or a :class:`CallMenu` (the voice-menu runner,
+:class:`~hotline.ivr.runner.IvrRunner`) that decides the queue and the topic
+and reports back through the controller's ``menu_*`` methods.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Protocol
 
 from hotline.acd.model import RejectReason
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId
-from hotline.media.eng_events import LegInfo
+from hotline.media.eng_events import LegInfo, MediaEvent
 from hotline.media.latch import Address
 from hotline.media.player import PlaybackItem
 from hotline.reports.events import CallCentreEvent
@@ -35,6 +37,7 @@ from hotline.sip.useragent import Leg
 
 __all__ = [
     "AcdPort",
+    "CallMenu",
     "Clock",
     "EntryRouting",
     "EventSink",
@@ -153,13 +156,32 @@ class EventSink(Protocol):
     def append(self, event: CallCentreEvent) -> None: ...
 
 
+class CallMenu(Protocol):
+    """A voice menu that takes answered calls (:class:`~hotline.ivr.runner.IvrRunner`).
+
+    It answers through the controller's ``menu_topic``, ``menu_choice``,
+    ``menu_to_queue`` and ``menu_hang_up``.
+    """
+
+    def start(self, call_id: CallId, leg_id: str, codec: str) -> None: ...
+
+    def on_media_event(self, call_id: CallId, event: MediaEvent) -> None: ...
+
+    def end(self, call_id: CallId) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where an inbound call goes once answered: a queue (with its topic) after a greeting."""
+    """Where an inbound call goes once answered: a queue (with its topic) after a greeting.
+
+    With ``menu`` the call goes through the voice menu first; ``queue_id`` and
+    ``topic`` are then only the defaults until the menu routes the call.
+    """
 
     queue_id: QueueId
     topic: TopicId
     greeting: PlaybackItem | None = None
+    menu: CallMenu | None = None
 
 
 class EntryRouting(Protocol):

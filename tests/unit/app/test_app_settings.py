@@ -141,3 +141,19 @@ def test_defaults_and_precedence(
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/hotline.db")
     assert s.recordings_path == Path(hotline_env["HOTLINE_DATA_DIR"]) / "recordings"
     assert s.recordings_path.is_dir()
+
+
+def test_media_host_must_be_a_usable_ip(hotline_env: dict[str, str]) -> None:
+    code, _, err = _run(["serve"], {"HOTLINE_MEDIA_HOST": "0.0.0.0"})
+    assert code == 2 and err.startswith("hotline: invalid setting HOTLINE_MEDIA_HOST: ")
+    code, _, err = _run(["serve"], {"HOTLINE_MEDIA_HOST": "pbx.example"})
+    assert code == 2 and "an IP address is needed" in err
+
+
+def test_media_address_prefers_the_setting_then_the_sip_host_then_loopback() -> None:
+    from hotline.app.callservice import media_address
+
+    assert media_address("0.0.0.0", "198.51.100.7") == "198.51.100.7"
+    assert media_address("198.51.100.8") == "198.51.100.8"
+    assert media_address("0.0.0.0") == "127.0.0.1"
+    assert media_address("::") == "127.0.0.1"

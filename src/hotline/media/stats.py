@@ -25,9 +25,6 @@ __all__ = ["ReceiveStats", "SendStats", "build_report"]
 
 _CUMULATIVE_MAX: Final = (1 << 23) - 1
 _CUMULATIVE_MIN: Final = -(1 << 23)
-_COUNTED: Final = frozenset(
-    {SeqVerdict.IN_ORDER, SeqVerdict.LATE, SeqVerdict.DUPLICATE, SeqVerdict.RESTART}
-)
 
 
 class ReceiveStats:
@@ -90,10 +87,12 @@ class ReceiveStats:
                 sequence_number, min_sequential=self.min_sequential
             )
         verdict = tracker.update(sequence_number)
-        if verdict not in _COUNTED:
+        if verdict is SeqVerdict.IN_ORDER:
+            pass  # the common case first: identity checks, no Enum hashing per packet
+        elif verdict is SeqVerdict.PROBATION or verdict is SeqVerdict.JUMP:
             self.invalid += 1
             return verdict
-        if verdict is SeqVerdict.RESTART:
+        elif verdict is SeqVerdict.RESTART:
             self._expected_prior = 0
             self._received_prior = 0
             self._last_timestamp = None

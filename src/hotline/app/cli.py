@@ -11,6 +11,7 @@ import typer
 from hotline import __version__
 from hotline.app.cli_acd import register as _register_acd
 from hotline.app.cli_demo import register as _register_demo
+from hotline.app.cli_report import register as _register_report
 from hotline.app.settings import Settings, load_settings
 from hotline.core.errors import ConfigurationError
 
@@ -146,6 +147,7 @@ def _safe_url(url: str) -> str:
 
 _register_acd(app)
 _register_demo(app)
+_register_report(app)
 
 
 def main() -> None:

@@ -321,5 +321,17 @@ async def test_for_report_narrows_by_queue_topic_and_operator(
         "operator.logout",
         "operator.state",
     }
+    # Topic (set on queue.entered) and operator (on queue.answered) on different rows.
+    health_ids = {e.call_id for e in events if e.topic == "health" and e.call_id is not None}
+    answerer = next(
+        e.operator_id
+        for e in events
+        if e.call_id in health_ids
+        and e.operator_id is not None
+        and e.kind.value == "queue.answered"
+    )
+    expected = health_ids & {e.call_id for e in events if e.operator_id == answerer}
+    both = q.for_report(start, end, topic="health", operator_id=answerer)
+    assert {s.call_id for s in both if s.call_id is not None} == expected
     assert q.between(start, end, kinds=["queue.timed_out"], limit=3)
     assert all(s.timestamp.tzinfo is UTC or s.timestamp.utcoffset() == timedelta(0) for s in op)

@@ -162,6 +162,20 @@ class AcdService:
         finally:
             self._pump()
 
+    def call_held(self, operator_id: OperatorId) -> None:
+        """The operator put the caller on hold (TALKING → HOLD)."""
+        try:
+            self.engine.call_held(operator_id, self._now())
+        finally:
+            self._pump()
+
+    def call_resumed(self, operator_id: OperatorId) -> None:
+        """The operator took the caller off hold (HOLD → TALKING)."""
+        try:
+            self.engine.call_resumed(operator_id, self._now())
+        finally:
+            self._pump()
+
     # -- phones ---------------------------------------------------------------------------------
 
     def sync_phones(self, registered: Collection[OperatorId]) -> None:

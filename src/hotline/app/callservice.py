@@ -42,6 +42,7 @@ from hotline.bot.tts import EngineName, EngineUnavailableError
 from hotline.bot.tts_engines import create_synthesizer
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_ports import FixedRouting, PhoneContact, Route
+from hotline.calls.ctl_queue import build_queue_phrases
 from hotline.core.clock import Clock
 from hotline.core.errors import HotlineError, RemoteProtocolError
 from hotline.core.ids import OperatorId, QueueId, TopicId
@@ -132,9 +133,15 @@ def operator_profiles(repo: AccountsRepository) -> list[OperatorProfile]:
 
 
 async def render_flow_prompts(
-    flow: Flow, directory: Path, *, engine: str = EngineName.ESPEAK_NG
+    flow: Flow,
+    directory: Path,
+    *,
+    engine: str = EngineName.ESPEAK_NG,
+    extra_texts: Sequence[str] = (),
 ) -> RenderedPrompts:
     """Every prompt text of ``flow`` rendered (or found in the cache at ``directory``) and encoded.
+
+    ``extra_texts`` are rendered too (the queues' announcements and messages).
 
     A text that cannot be rendered is logged and left out (the menu plays a
     short silence in its place); a missing engine is logged once with its
@@ -145,7 +152,7 @@ async def render_flow_prompts(
     speech = await asyncio.to_thread(SpeechCache, directory, synthesizer, normalizer=normalizer)
     rendered: dict[str, Path] = {}
     try:
-        for text in flow_prompt_texts(flow):
+        for text in dict.fromkeys((*flow_prompt_texts(flow), *extra_texts)):
             try:
                 rendered[text] = await speech.render(text)
             except EngineUnavailableError as exc:
@@ -261,7 +268,12 @@ class CallService:
         self._tasks.append(loop.create_task(self.events.run(), name="event-writer"))
         self._tasks.append(loop.create_task(self._watch_phones(), name="phone-presence"))
         prompts_dir = self._settings.data_dir / TTS_CACHE_DIR
-        self.menu.set_prompts(await render_flow_prompts(self.menu.flow, prompts_dir))
+        phrases = await asyncio.to_thread(build_queue_phrases)
+        prompts = await render_flow_prompts(
+            self.menu.flow, prompts_dir, extra_texts=phrases.texts()
+        )
+        self.menu.set_prompts(prompts)
+        self.controller.voice.set_prompts(phrases, prompts)
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
         )

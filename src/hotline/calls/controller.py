@@ -34,6 +34,12 @@ Offers (the ACD's ``OfferCall``)
     ``offer_answered``, music stops, the legs are bridged and recorded
     (stereo WAV, caller left, operator right; the recording id is the call id).
 
+Waiting (:mod:`hotline.calls.ctl_queue`)
+    The ACD's ``AnnouncePosition`` is said between stretches of music on hold;
+    a time-out, a refusal (full, empty) or a call-back plays the queue's
+    message, and the call ends when it has played.  An OVERFLOW time-out
+    needs nothing here: the router moves the call and the music goes on.
+
 Endings
     BYE or CANCEL from the caller, BYE from the operator, a media timeout or
     the queue's exit action end the call: the ACD is told (``call_abandoned``
@@ -54,6 +60,7 @@ from typing import Any, Final
 import structlog
 
 from hotline.acd.decisions import (
+    AnnouncePosition,
     CallbackScheduled,
     CallLeftQueue,
     CallQueued,
@@ -63,8 +70,9 @@ from hotline.acd.decisions import (
     Decision,
     OfferCall,
 )
-from hotline.acd.model import ExitKind, RejectReason
+from hotline.acd.model import ExitAction, ExitKind, Outcome, RejectReason
 from hotline.calls.call import Call, CallPhase, Offer, Party
+from hotline.calls.ctl_dialog import RTP_PORT_KEY, CallDialogs, DialogMedia
 from hotline.calls.ctl_events import CallEventWriter
 from hotline.calls.ctl_ports import (
     AcdPort,
@@ -75,9 +83,16 @@ from hotline.calls.ctl_ports import (
     PhoneDirectory,
     Signalling,
 )
+from hotline.calls.ctl_queue import ExitReason, QueueVoice
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId, new_call_id
-from hotline.media.eng_events import CallRecordingStored, LegClosed, MediaEvent, RecordingFailed
+from hotline.media.eng_events import (
+    CallRecordingStored,
+    LegClosed,
+    LegDtmfReceived,
+    MediaEvent,
+    RecordingFailed,
+)
 from hotline.media.player import PlaybackFinished, PlaybackItem, TonePart
 from hotline.media.timeouts import MediaTimeout
 from hotline.media.tones import RINGBACK
@@ -155,6 +170,7 @@ class CallController:
         self._clock = clock
         self._max_calls = max_calls
         self._moh = music_on_hold
+        self.voice = QueueVoice(media, music_on_hold)
         self._calls: dict[CallId, Call] = {}
         self._by_sip: dict[int, tuple[Call, Party]] = {}
         self._by_media: dict[str, Call] = {}
@@ -163,6 +179,12 @@ class CallController:
         self._refusing = False
         self._sink = events
         self.events = CallEventWriter(events, clock, self._calls.get)
+        self.dialogs: CallDialogs | None = None  # hold/resume need a DialogMedia engine
+        if isinstance(media, DialogMedia):
+            self.dialogs = CallDialogs(
+                media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
+                now=clock.monotonic,
+            )  # fmt: skip
         self.calls_total = 0
         self.calls_refused = 0
         self.internal_errors = 0
@@ -288,6 +310,7 @@ class CallController:
         answer = answer_offer(
             parsed, self._media.host, info.rtp_port, session_id=session_id, version=1
         )
+        call.caller_leg.user_data[RTP_PORT_KEY] = info.rtp_port
         self.sig.answer(call.caller_leg, bytes(answer.answer))
 
     def on_event(self, ua: Signalling, leg: Leg, event: SessionEvent) -> None:
@@ -299,7 +322,9 @@ class CallController:
         if isinstance(event, DialogTerminated):
             self._by_sip.pop(leg.leg_id, None)
         try:
-            if party is Party.CALLER:
+            if self.dialogs is not None and self.dialogs.handles(event):
+                self.dialogs.on_event(call, party, leg, event)
+            elif party is Party.CALLER:
                 self._caller_event(call, event)
             else:
                 self._operator_event(call, leg, event)
@@ -395,6 +420,7 @@ class CallController:
         if call.moh_item is not None:
             self._media.stop_playback(caller_media, call.moh_item)
             call.moh_item = None
+        self.voice.hush(call.call_id, caller_media)
         self._media.bridge(caller_media, offer.media_leg_id)
         call.recording_id = self._media.start_recording(
             caller_media, offer.media_leg_id, recording_id=call.call_id
@@ -422,14 +448,26 @@ class CallController:
                 call.queue_id = queue_id
             case CallLeftQueue():
                 call.in_acd = False
+            case AnnouncePosition() if call.phase is CallPhase.QUEUED and call.caller_media:
+                self.voice.announce(
+                    call.call_id, call.caller_media, call.codec, call.moh_item, decision
+                )
             case CallTimedOut(action=action) if action.kind is not ExitKind.OVERFLOW:
-                self._end(call, HungUpBy.SYSTEM, "queue_timed_out")
-            case CallRefused():
-                self._end(call, HungUpBy.SYSTEM, "queue_refused")
+                self._leave(call, ExitReason.TIMED_OUT, action)
+            case CallRefused(outcome=outcome, action=action):
+                full = outcome is Outcome.LEFT_FULL
+                self._leave(call, ExitReason.FULL if full else ExitReason.EMPTY, action)
             case CallbackScheduled():
-                self._end(call, HungUpBy.SYSTEM, "callback_scheduled")
+                self._leave(call, ExitReason.CALLBACK, None)
             case _:
                 pass
+
+    def _leave(self, call: Call, reason: ExitReason, action: ExitAction | None) -> None:
+        """The ACD let the call go: its message plays (ctl_queue), then the call ends."""
+        media, moh = call.caller_media, call.moh_item
+        call.moh_item = None
+        if not self.voice.farewell(call.call_id, media, call.codec, moh, reason, action):
+            self._end(call, HungUpBy.SYSTEM, reason.value)
 
     def _offer(self, call: Call, operator_id: OperatorId, queue_id: QueueId) -> None:
         contacts = self._phones.contacts(operator_id)
@@ -489,6 +527,7 @@ class CallController:
             self._reject(call, offer.operator_id, RejectReason.BUSY)
             return
         offer.sip_leg = leg
+        leg.user_data[RTP_PORT_KEY] = info.rtp_port
         self._by_sip[leg.leg_id] = (call, Party.OPERATOR)
 
     def _drop_offer(self, call: Call, offer: Offer) -> None:
@@ -529,6 +568,8 @@ class CallController:
                 self._acd.call_ended(call.operator_id)
             except LocalProtocolError as exc:
                 log.warning("ACD refused call_ended", call_id=call.call_id, error=str(exc))
+        if self.dialogs is not None:
+            self.dialogs.forget(call.call_id)
         self.events.ended(call, who, cause)
         log.info("call ended", call_id=call.call_id, who=who.value, cause=cause)
         for leg in (call.caller_leg, call.operator_leg):
@@ -537,6 +578,7 @@ class CallController:
                 self.sig.hang_up(leg)
         for leg_id in list(call.media_legs):
             self._close_media(call, leg_id)
+        self.voice.forget(call.call_id)
         del self._calls[call.call_id]
 
     def _own_media(self, call: Call, leg_id: str) -> None:
@@ -570,6 +612,9 @@ class CallController:
         if menu is not None and call.phase is CallPhase.GREETING:
             menu.on_media_event(call.call_id, event)
         if isinstance(event, PlaybackFinished):
+            if (left := self.voice.finished(call.call_id, event.item_id)) is not None:
+                self._end(call, HungUpBy.SYSTEM, left.value)
+                return
             greeting = call.route.greeting
             if (
                 call.phase is CallPhase.GREETING
@@ -579,6 +624,8 @@ class CallController:
                 self._enter_queue(call)
         elif isinstance(event, MediaTimeout):
             self._end(call, HungUpBy.SYSTEM, "rtp_timeout")
+        elif isinstance(event, LegDtmfReceived) and call.phase is CallPhase.QUEUED and call.in_acd:
+            self.voice.digit(call.call_id, event.dtmf.digit)  # the call-back offer (ctl_queue)
 
     # -- the voice menu's answers (ivr.runner.IvrHost) ---------------------------------------------
 

@@ -24,7 +24,7 @@ from hotline.acd.decisions import (
     OfferFailed,
     OperatorStateChanged,
 )
-from hotline.acd.model import Outcome, RejectReason
+from hotline.acd.model import ExitKind, Outcome, RejectReason
 from hotline.calls.call import Call
 from hotline.calls.ctl_ports import Clock, EventSink
 from hotline.core.errors import LocalProtocolError
@@ -42,6 +42,9 @@ _LEFT_KINDS: dict[Outcome, EventKind] = {
     Outcome.SHORT_ABANDON: EventKind.QUEUE_ABANDONED,  # reports split by wait_s
     Outcome.LEFT_EMPTY: EventKind.QUEUE_LEFT_EMPTY,
     Outcome.LEFT_FULL: EventKind.QUEUE_LEFT_FULL,
+    # The caller asked for a call-back (not a time-out's or refusal's call-back action,
+    # whose visit already has its outcome): one outcome per visit.
+    Outcome.CALLBACK: EventKind.QUEUE_CALLBACK_REQUESTED,
 }
 """Outcomes written from CallLeftQueue; timed out and overflowed come from their own facts."""
 
@@ -104,6 +107,14 @@ class CallEventWriter:
             payload={"who_hung_up": who.value, "cause": cause},
         )
 
+    def held(self, call: Call, by: str) -> None:
+        """``call.held``: ``by`` (caller or operator) put the other party on hold."""
+        self._emit(EventKind.CALL_HELD, call, operator_id=call.operator_id, payload={"by": by})
+
+    def resumed(self, call: Call, by: str) -> None:
+        """``call.resumed``: ``by`` took the other party off hold."""
+        self._emit(EventKind.CALL_RESUMED, call, operator_id=call.operator_id, payload={"by": by})
+
     def recording_stored(self, call_id: CallId, stored: RecordingStored) -> None:
         self._emit(
             EventKind.RECORDING_STORED,
@@ -151,12 +162,15 @@ class CallEventWriter:
             case CallLeftQueue():
                 self._left(decision)
             case CallTimedOut(call_id=cid, queue_id=qid, wait_s=wait_s, action=action):
+                timed_out: dict[str, PayloadValue] = {"wait_s": wait_s, "action": action.kind.value}
+                if action.kind is ExitKind.OVERFLOW and action.target:
+                    timed_out["to_queue"] = action.target  # queue.entered there follows
                 self._emit(
                     EventKind.QUEUE_TIMED_OUT,
                     self._call_of(cid),
                     call_id=cid,
                     queue_id=qid,
-                    payload={"wait_s": wait_s, "action": action.kind.value},
+                    payload=timed_out,
                 )
             case CallOverflowed(call_id=cid, from_queue=src, to_queue=dst, reason=reason):
                 self._emit(
@@ -187,6 +201,8 @@ class CallEventWriter:
         elif kind is EventKind.QUEUE_ABANDONED:
             position = call.position if call is not None and call.position is not None else 0
             payload.update(position=position, wait_s=left.wait_s)
+        elif kind is EventKind.QUEUE_CALLBACK_REQUESTED and call is not None:
+            payload["number"] = call.caller_number
         self._emit(
             kind,
             call,

@@ -131,16 +131,30 @@ class EventQueries:
         operator events to that operator.
         """
         since = start - lookback
-        calls = select(EventRow.call_id).where(
-            *self._window(since, end), EventRow.call_id.is_not(None)
+        # Each filter may match a different event of the call (the topic is set on
+        # queue.entered, the operator on queue.answered): one subquery per filter.
+        filters = [
+            column == value
+            for column, value in (
+                (EventRow.queue_id, queue_id),
+                (EventRow.topic, topic),
+                (EventRow.operator_id, operator_id),
+            )
+            if value is not None
+        ]
+        if not filters:
+            filters = [EventRow.call_id.is_not(None)]
+        of_calls = and_(
+            *(
+                EventRow.call_id.in_(
+                    select(EventRow.call_id)
+                    .where(*self._window(since, end), EventRow.call_id.is_not(None), condition)
+                    .distinct()
+                    .scalar_subquery()
+                )
+                for condition in filters
+            )
         )
-        if queue_id is not None:
-            calls = calls.where(EventRow.queue_id == queue_id)
-        if topic is not None:
-            calls = calls.where(EventRow.topic == topic)
-        if operator_id is not None:
-            calls = calls.where(EventRow.operator_id == operator_id)
-        of_calls = EventRow.call_id.in_(calls.distinct().scalar_subquery())
         operator_events: ColumnElement[bool] = and_(
             *self._window(since, end), EventRow.kind.in_(_OPERATOR_KINDS)
         )

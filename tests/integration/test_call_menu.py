@@ -51,6 +51,7 @@ from hotline.reports.events import EventKind
 from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
 from support.peers import require, run_sipp
+from support.scenarios import bye_steps, caller_scenario
 from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
@@ -161,63 +162,12 @@ async def menu_node(tmp_path: Path, flow: Flow) -> AsyncIterator[MenuNode]:
 
 def key_scenario(digit: str, *, key_after_ms: int, talk_ms: int) -> str:
     """A SIPp caller: INVITE with PCMA and telephone-event, audio, one RFC 4733 key, BYE."""
-    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="menu key {digit}">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]menu[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[local_ip_type] [local_ip]
-t=0 0
-m=audio [auto_media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]menu[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>
+    steps = f"""  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>
   <pause milliseconds="{key_after_ms}"/>
   <nop><action><exec play_pcap_audio="pcap/dtmf_2833_{digit}.pcap"/></action></nop>
   <pause milliseconds="{talk_ms}"/>
-  <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]menu[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+{bye_steps("menu")}"""
+    return caller_scenario(f"menu key {digit}", steps, tag="menu")
 
 
 def sipp_dir(tmp_path: Path, *pcaps: str) -> Path:

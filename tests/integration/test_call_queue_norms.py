@@ -27,65 +27,20 @@ from hotline.media.player import PlaybackItem, PromptPart
 from hotline.media.prompts import EncodedPrompt, encode_frames
 from hotline.reports.events import EventKind
 from support.peers import require, run_sipp
+from support.scenarios import ANSWER_BYE_STEPS, caller_scenario
 
 pytestmark = pytest.mark.integration
 
 MAX_WAIT_S = 6.0
 ANNOUNCE_EVERY_S = 2.0
 
-SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="wait until the queue lets go">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]wait[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[local_ip_type] [local_ip]
-t=0 0
-m=audio [auto_media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: caller <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]wait[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>
-  <recv request="BYE" timeout="20000"/>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:79161234567@[local_ip]:[local_port]>
-Content-Length: 0
-]]></send>
-</scenario>
+SCENARIO = caller_scenario(
+    "wait until the queue lets go",
+    """  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>
 """
+    + ANSWER_BYE_STEPS,
+    tag="wait",
+)
 
 
 def tone_prompts(phrases: QueuePhrases) -> RenderedPrompts:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from random import Random
 
-from hotline.acd.agent import OperatorInput, OperatorState
+from hotline.acd.agent import OperatorInput, OperatorState, next_operator_state
 from hotline.acd.decisions import (
     AnnouncePosition,
     CallbackScheduled,
@@ -292,7 +292,9 @@ class Dispatcher:
 
     def leave_state(self, op: OperatorRecord, now: float) -> None:
         """Before logout or not-ready: drop a ringing offer, close a wrap-up."""
-        if op.state is _S.RESERVED and op.offer_call is not None:
+        if op.state is _S.RESERVED and op.offer_call not in self.calls:
+            op.offer_call = None  # a transfer's reservation (acd.transfers): nothing queued
+        elif op.state is _S.RESERVED and op.offer_call is not None:
             call = self.calls[op.offer_call]
             del call.offered_to[op.operator_id]
             self.outbox.append(
@@ -303,6 +305,16 @@ class Dispatcher:
                 self.release(call)
         elif op.state is _S.WRAP_UP:
             self._record_handle(op, now)
+
+    def end_talk(self, op: OperatorRecord, now: float) -> None:
+        """The operator's conversation ended (hang-up or transfer): wrap-up starts."""
+        next_operator_state(op.state, _I.HANG_UP)
+        op.talk_today_s += now - op.answered_at
+        self.roster.transition(op, _I.HANG_UP, now, "call ended")
+        if op.wrap_up_s <= 0:
+            self.end_wrap_up(op, _I.WRAP_UP_DONE, now, "no wrap-up")
+        else:
+            self.timers.push(now + op.wrap_up_s, TimerKind.WRAP_UP, op.operator_id, op.gen)
 
     def end_wrap_up(
         self, op: OperatorRecord, event: OperatorInput, now: float, reason: str

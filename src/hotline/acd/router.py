@@ -96,7 +96,7 @@ from hotline.acd.records import CallRecord, OperatorRecord, QueueRecord
 from hotline.acd.sla import abandon_outcome, estimated_wait_s
 from hotline.acd.status import CallStatus, OperatorStatus, QueueStatus
 from hotline.acd.strategies import StrategyRegistry, default_registry
-from hotline.acd.timers import TimerKind
+from hotline.acd.transfers import OpenTransfer, TransferBook
 from hotline.core.errors import LimitExceededError, LocalProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId
 
@@ -124,6 +124,7 @@ class AcdEngine:
         self._calls = core.calls
         self._outbox = core.outbox
         self._roster = core.roster
+        self._transfers = TransferBook(core)
 
     # == outputs and timers =====================================================
 
@@ -314,15 +315,53 @@ class AcdEngine:
     def call_ended(self, operator_id: OperatorId, now: float) -> None:
         """The operator's conversation ended: wrap-up starts (for every queue)."""
         self._core.advance(now)
-        op = self._roster.get(operator_id)
-        next_operator_state(op.state, _I.HANG_UP)
-        op.talk_today_s += now - op.answered_at
-        self._roster.transition(op, _I.HANG_UP, now, "call ended")
-        if op.wrap_up_s <= 0:
-            self._core.end_wrap_up(op, _I.WRAP_UP_DONE, now, "no wrap-up")
-        else:
-            self._core.timers.push(now + op.wrap_up_s, TimerKind.WRAP_UP, operator_id, op.gen)
+        self._core.end_talk(self._roster.get(operator_id), now)
         self._core.settle(now)
+
+    # == transfers of a talking call (acd.transfers) ============================
+
+    def transfer_offer(
+        self, call_id: CallId, operator_id: OperatorId, now: float, *, from_operator: OperatorId
+    ) -> None:
+        """Reserve the READY ``operator_id`` for a call ``from_operator`` talks on."""
+        self._core.advance(now)
+        self._transfers.offer(call_id, operator_id, from_operator, now)
+        self._core.settle(now)
+
+    def transfer_answered(self, call_id: CallId, operator_id: OperatorId, now: float) -> None:
+        """The transfer's target answered (TALKING); the first operator starts wrap-up."""
+        self._core.advance(now)
+        first = self._transfers.answered(call_id, operator_id, now)
+        self._core.end_talk(first, now)
+        self._core.settle(now)
+
+    def transfer_failed(
+        self, call_id: CallId, operator_id: OperatorId, reason: RejectReason | None, now: float
+    ) -> None:
+        """The target did not answer (the offer policy) or the transfer was withdrawn (None)."""
+        self._core.advance(now)
+        self._transfers.failed(call_id, operator_id, reason, now)
+        self._core.settle(now)
+
+    def transfer_to_queue(
+        self, call_id: CallId, queue_id: QueueId, operator_id: OperatorId, now: float
+    ) -> None:
+        """Blind transfer to a queue: the operator wraps up, the call joins ``queue_id``.
+
+        The call keeps its id; its entry time is ``now`` (a caller already
+        served does not jump ahead of those still waiting for a first answer).
+        """
+        self._core.advance(now)
+        self._queue(queue_id)
+        if call_id in self._calls:
+            raise LocalProtocolError(f"call {call_id} is already in a queue")
+        self._core.end_talk(self._transfers.talking(call_id, operator_id), now)
+        self._core.settle(now)
+        self.call_arrived(call_id, queue_id, now)
+
+    def open_transfers(self) -> tuple[OpenTransfer, ...]:
+        """Transfers whose target is still reserved (ringing)."""
+        return self._transfers.open_transfers()
 
     def wrapup_done(self, operator_id: OperatorId, now: float) -> None:
         """The operator finished wrap-up early."""

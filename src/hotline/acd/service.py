@@ -162,6 +162,47 @@ class AcdService:
         finally:
             self._pump()
 
+    def transfer_offer(
+        self, call_id: CallId, operator_id: OperatorId, from_operator: OperatorId
+    ) -> None:
+        """Reserve a READY operator for a talking call (LocalProtocolError: not ready)."""
+        try:
+            self.engine.transfer_offer(
+                call_id, operator_id, self._now(), from_operator=from_operator
+            )
+        finally:
+            self._pump()
+
+    def has_queue(self, queue_id: QueueId) -> bool:
+        """True when the router has ``queue_id`` (a transfer target check)."""
+        try:
+            self.engine.queue_status(queue_id, self._now())
+        except LocalProtocolError:
+            return False
+        return True
+
+    def transfer_answered(self, call_id: CallId, operator_id: OperatorId) -> None:
+        try:
+            self.engine.transfer_answered(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    def transfer_failed(
+        self, call_id: CallId, operator_id: OperatorId, reason: RejectReason | None
+    ) -> None:
+        try:
+            self.engine.transfer_failed(call_id, operator_id, reason, self._now())
+        finally:
+            self._pump()
+
+    def transfer_to_queue(
+        self, call_id: CallId, queue_id: QueueId, operator_id: OperatorId
+    ) -> None:
+        try:
+            self.engine.transfer_to_queue(call_id, queue_id, operator_id, self._now())
+        finally:
+            self._pump()
+
     def call_held(self, operator_id: OperatorId) -> None:
         """The operator put the caller on hold (TALKING → HOLD)."""
         try:

@@ -41,8 +41,10 @@ from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import EngineName, EngineUnavailableError
 from hotline.bot.tts_engines import create_synthesizer
 from hotline.calls.controller import CallController
+from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
 from hotline.calls.ctl_ports import FixedRouting, PhoneContact, Route
 from hotline.calls.ctl_queue import build_queue_phrases
+from hotline.calls.trunks import TrunkConfig, TrunkTable
 from hotline.core.clock import Clock
 from hotline.core.errors import HotlineError, RemoteProtocolError
 from hotline.core.ids import OperatorId, QueueId, TopicId
@@ -59,6 +61,7 @@ from hotline.sip.useragent import UserAgent
 from hotline.store.accounts import AccountsRepository
 from hotline.store.db import Database
 from hotline.store.events import DEFAULT_JOURNAL_NAME, EventStore
+from hotline.store.organisations import OrganisationsRepository
 
 __all__ = [
     "GENERAL_QUEUE",
@@ -228,12 +231,21 @@ class CallService:
         )
         self.events = EventStore(db, settings.data_dir / DEFAULT_JOURNAL_NAME, clock=clock)
         self.phones = RegistrarPhones(sip.endpoint)
+        self.trunks = TrunkTable()
+        self.external = ExternalRedirector(
+            media=self.media,
+            trunks=self.trunks,
+            directory=DirectoryMap(),
+            events=self.events,
+            clock=clock,
+        )
         self.menu = IvrRunner(
             load_demo_flow(),
             media=self.media,
             clock=clock,
             call_later=_call_later,
             fallback_queue=GENERAL_QUEUE,
+            external=self.external,
         )
         self.controller = CallController(
             media=self.media,
@@ -248,6 +260,7 @@ class CallService:
         )
         self.acd.handler = self.controller
         self.menu.attach(self.controller)
+        self.controller.external = self.external
         self.ua: UserAgent | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -278,11 +291,24 @@ class CallService:
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
         )
         self.controller.attach(self.ua)
+        await self._load_redirects(repo)
+        self.external.attach(
+            self.ua, menu=self.menu, calls=self.controller, recordings=self.controller.events
+        )
         log.info(
             "calls ready",
             media_host=self.media.host,
             operators=len(profiles),
             auto_ready=self.acd.auto_ready_on_register,
+        )
+
+    async def _load_redirects(self, repo: AccountsRepository) -> None:
+        """Trunks and the directory of organisations for external redirects (R7)."""
+        trunks = await asyncio.to_thread(repo.trunks)
+        self.trunks.reconfigure(TrunkConfig.from_record(t) for t in trunks)
+        organisations = await asyncio.to_thread(OrganisationsRepository(self._db).all)
+        self.external.directory = DirectoryMap(
+            {o.organisation_id: o.number for o in organisations if o.enabled}
         )
 
     async def _watch_phones(self) -> None:
@@ -299,6 +325,7 @@ class CallService:
 
     async def stop(self) -> None:
         await self.controller.close()
+        await self.external.settle()
         await self.acd.stop()
         for task in self._tasks[1:]:
             task.cancel()

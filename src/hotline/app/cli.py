@@ -12,6 +12,8 @@ from hotline import __version__
 from hotline.app.cli_acd import register as _register_acd
 from hotline.app.cli_demo import register as _register_demo
 from hotline.app.cli_report import register as _register_report
+from hotline.app.cli_staffing import register as _register_staffing
+from hotline.app.retention import register as _register_retention
 from hotline.app.settings import Settings, load_settings
 from hotline.core.errors import ConfigurationError
 
@@ -101,9 +103,15 @@ def init(
 ) -> None:
     """Create the data directory and database (and load the demo with --demo)."""
     settings = _settings(ctx)
-    from hotline.app.demo import load_demo, load_demo_queues, write_credentials
+    from hotline.app.demo import (
+        load_demo,
+        load_demo_organisations,
+        load_demo_queues,
+        write_credentials,
+    )
     from hotline.store.accounts import AccountsRepository
     from hotline.store.db import Database
+    from hotline.store.organisations import OrganisationsRepository
     from hotline.store.queues import QueuesRepository
 
     if demo_password is not None and not demo:
@@ -124,13 +132,16 @@ def init(
         db.migrate()
         repo = AccountsRepository(db)
         queues = QueuesRepository(db)
+        organisations = OrganisationsRepository(db)
         if existed:
             repo.clear()
             queues.clear()
+            organisations.clear()
         typer.echo(f"hotline: database ready ({_safe_url(db.url)})")
         if demo:
             accounts = load_demo(repo, password=demo_password)
             load_demo_queues(queues)
+            load_demo_organisations(organisations)
             creds = settings.data_dir / "demo-credentials.txt"
             text = write_credentials(creds, accounts, sip_port=settings.sip_port)
             typer.echo(text)
@@ -148,6 +159,8 @@ def _safe_url(url: str) -> str:
 _register_acd(app)
 _register_demo(app)
 _register_report(app)
+_register_staffing(app)
+_register_retention(app)
 
 
 def main() -> None:

@@ -19,13 +19,16 @@ from argon2 import PasswordHasher
 
 from hotline.sip.digest import DigestAlgorithm, ha1
 from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
+from hotline.store.organisations import OrganisationsRepository, StoredOrganisation
 from hotline.store.queues import QueuesRepository, StoredQueue
 
 __all__ = [
+    "DEMO_ORGANISATIONS",
     "DEMO_QUEUES",
     "DEMO_REALM",
     "DemoAccount",
     "load_demo",
+    "load_demo_organisations",
     "load_demo_queues",
     "write_credentials",
 ]
@@ -54,6 +57,24 @@ DEMO_QUEUES = (
     ("military", "Военная служба", "military"),
     ("services", "Государственные и муниципальные услуги", "services"),
 )
+# The demo's directory of organisations (R7); the numbers are fictional (+7 800 000-xx-xx).
+DEMO_ORGANISATIONS = (
+    StoredOrganisation(
+        "minzdrav", "Горячая линия Минздрава области", "+78000000101", ("health",),
+        "круглосуточно",
+    ),
+    StoredOrganisation(
+        "voenkomat", "Военный комиссариат", "+78000000202", ("military",),
+        "пн–пт 9:00–18:00",
+    ),
+    StoredOrganisation(
+        "mfc", "МФЦ", "+78000000303", ("services", "social"), "пн–сб 8:00–20:00",
+    ),
+    StoredOrganisation(
+        "minobr", "Министерство образования области", "+78000000404", ("education",),
+        "пн–пт 9:00–17:00",
+    ),
+)  # fmt: skip
 DEMO_QUEUE_CONFIG = {
     "sl_norm_s": 20.0,
     "max_wait_s": 120.0,
@@ -150,6 +171,12 @@ def load_demo_queues(repo: QueuesRepository) -> None:
     """Insert the demo's queues."""
     for queue_id, name, topic in DEMO_QUEUES:
         repo.save(StoredQueue(queue_id, name, topic, dict(DEMO_QUEUE_CONFIG)))
+
+
+def load_demo_organisations(repo: OrganisationsRepository) -> None:
+    """Insert the demo's directory of organisations."""
+    for organisation in DEMO_ORGANISATIONS:
+        repo.save(organisation)
 
 
 def write_credentials(path: Path, accounts: list[DemoAccount], *, sip_port: int) -> str:

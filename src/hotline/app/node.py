@@ -21,6 +21,8 @@ from prometheus_client.registry import Collector
 
 from hotline import __version__
 from hotline.app.callservice import CallCollector, CallService
+from hotline.app.feedservice import FeedPublisher, feed_routes
+from hotline.app.retention import RetentionJob
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipCollector, SipService
@@ -152,7 +154,14 @@ class Node:
         calls = CallService(self.settings, db, self.clock, sip)
         self.components.append(calls)
         self.registry.register(CallCollector(calls))
-        app = create_ops_app(self, self.registry, version=__version__)
+        self.components.append(RetentionJob(db, self.settings, self.clock))
+        feed = self._feed(db)
+        app = create_ops_app(
+            self,
+            self.registry,
+            version=__version__,
+            extra=feed_routes(feed.outbox) if feed is not None else None,
+        )
         sock = self._bind_http()
         config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
         server = _Server(config)
@@ -183,6 +192,22 @@ class Node:
             db.dispose()
             self._set_state(NodeState.STOPPED)
             log.info("node stopped")
+
+    def _feed(self, db: Database) -> FeedPublisher | None:
+        """The Situational Centre feed (R12g) when ``[feed] enabled``."""
+        cfg = self.settings.feed
+        if not cfg.enabled or cfg.key is None:
+            return None
+        feed = FeedPublisher(
+            db,
+            node_id=cfg.node_id,
+            key=cfg.key.get_secret_value().encode("utf-8"),
+            url=cfg.url,
+            clock=self.clock,
+            interval_min=cfg.interval_min,
+        )
+        self.components.append(feed)
+        return feed
 
     async def _drain(self) -> None:
         self._set_state(NodeState.DRAINING)

@@ -26,7 +26,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -40,7 +47,15 @@ from sqlalchemy.exc import ArgumentError
 
 from hotline.core.errors import ConfigurationError
 
-__all__ = ["AcdSettings", "PortRange", "Settings", "SipSettings", "load_settings"]
+__all__ = [
+    "AcdSettings",
+    "FeedSettings",
+    "PortRange",
+    "RetentionSettings",
+    "Settings",
+    "SipSettings",
+    "load_settings",
+]
 
 ENV_PREFIX = "HOTLINE_"
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -94,6 +109,42 @@ class SipSettings(BaseModel):
     qualify_interval_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
 
 
+class FeedSettings(BaseModel):
+    """Situational Centre feed (R12g; ``[feed]`` / ``HOTLINE_FEED__*``; docs/feed.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    url: str | None = None  # POST target; None: pull only (GET /api/v1/feed)
+    key: SecretStr | None = None  # HMAC-SHA256 signing key; required when enabled
+    interval_min: int = 15
+    node_id: str = "hotline122"  # part of each document's idempotency key
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("an http(s) URL is needed")
+        return value
+
+    @field_validator("interval_min")
+    @classmethod
+    def _check_interval(cls, value: int) -> int:
+        if value not in (15, 30, 60):
+            raise ValueError("the feed interval must be 15, 30 or 60 minutes")
+        return value
+
+
+class RetentionSettings(BaseModel):
+    """Retention of recordings and numbers (``[retention]`` / ``HOTLINE_RETENTION__*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    default_days: Annotated[int, Field(ge=1, le=36600)] = 1095
+    topic_days: dict[str, Annotated[int, Field(ge=1, le=36600)]] = {}
+    run_at_hour_utc: Annotated[int, Field(ge=0, le=23)] = 3
+
+
 class Settings(BaseSettings):
     """Everything the process needs before it can read its database."""
 
@@ -119,6 +170,8 @@ class Settings(BaseSettings):
     max_calls: Annotated[int, Field(ge=1)] = 500
     acd: AcdSettings = AcdSettings()
     sip: SipSettings = SipSettings()
+    retention: RetentionSettings = RetentionSettings()
+    feed: FeedSettings = FeedSettings()
 
     # Set by load_settings, not by the user.
     config_file: Path | None = None
@@ -267,6 +320,9 @@ def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -
         raise ConfigurationError(
             f"{ENV_PREFIX}SIP__TLS_CERT", "TLS needs both a certificate and a key"
         )
+    feed = settings.feed
+    if (feed.enabled or feed.url) and (feed.key is None or not feed.key.get_secret_value()):
+        raise ConfigurationError(f"{ENV_PREFIX}FEED__KEY", "the feed needs a signing key")
     for name, path in (("TLS_CERT", tls.tls_cert), ("TLS_KEY", tls.tls_key)):
         if path is not None and not path.is_file():
             raise ConfigurationError(f"{ENV_PREFIX}SIP__{name}", f"file {path} not found")

@@ -39,6 +39,7 @@ PHASE_MOVES: Final[frozenset[tuple[CallPhase, CallPhase]]] = frozenset(
         (_P.ANSWERING, _P.QUEUED),
         (_P.GREETING, _P.QUEUED),
         (_P.QUEUED, _P.TALKING),
+        (_P.TALKING, _P.QUEUED),  # blind transfer to a queue (ctl_transfer)
         (_P.ANSWERING, _P.ENDED),
         (_P.GREETING, _P.ENDED),
         (_P.QUEUED, _P.ENDED),

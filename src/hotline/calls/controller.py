@@ -74,6 +74,7 @@ from hotline.acd.model import ExitAction, ExitKind, Outcome, RejectReason
 from hotline.calls.call import Call, CallPhase, Offer, Party
 from hotline.calls.ctl_dialog import RTP_PORT_KEY, CallDialogs, DialogMedia
 from hotline.calls.ctl_events import CallEventWriter
+from hotline.calls.ctl_external import ExternalRedirector
 from hotline.calls.ctl_ports import (
     AcdPort,
     Clock,
@@ -84,6 +85,7 @@ from hotline.calls.ctl_ports import (
     Signalling,
 )
 from hotline.calls.ctl_queue import ExitReason, QueueVoice
+from hotline.calls.ctl_transfer import CallTransfers, TransferHooks, next_recording_id
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId, new_call_id
 from hotline.media.eng_events import (
@@ -180,11 +182,15 @@ class CallController:
         self._sink = events
         self.events = CallEventWriter(events, clock, self._calls.get)
         self.dialogs: CallDialogs | None = None  # hold/resume need a DialogMedia engine
+        self.external: ExternalRedirector | None = None  # R7 redirects (ctl_external), wired in
+        self.transfers: CallTransfers | None = None  # blind transfers by REFER (ctl_transfer)
         if isinstance(media, DialogMedia):
             self.dialogs = CallDialogs(
                 media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
                 now=clock.monotonic,
             )  # fmt: skip
+            self.transfers = self._make_transfers(acd, phones, music_on_hold)
+            self.dialogs.on_refer = self.transfers.on_refer
         self.calls_total = 0
         self.calls_refused = 0
         self.internal_errors = 0
@@ -194,6 +200,41 @@ class CallController:
     def attach(self, signalling: Signalling) -> None:
         """Give the controller its user agent (made with the controller as its handler)."""
         self._sig = signalling
+
+    def _make_transfers(
+        self,
+        acd: AcdPort,
+        phones: PhoneDirectory,
+        music_on_hold: Callable[[str], PlaybackItem],
+    ) -> CallTransfers:
+        """Blind transfers (ctl_transfer), lent the controller's bookkeeping."""
+        dialogs = self.dialogs
+        assert dialogs is not None
+
+        def track(call: Call, leg: Leg) -> None:
+            self._by_sip[leg.leg_id] = (call, Party.OPERATOR)
+
+        def untrack(leg: Leg) -> None:
+            self._by_sip.pop(leg.leg_id, None)
+
+        def note_recording(recording_id: str, call_id: CallId) -> None:
+            self._recordings[recording_id] = call_id
+
+        hooks = TransferHooks(
+            track=track,
+            untrack=untrack,
+            own_media=self._own_media,
+            close_media=self._close_media,
+            spawn=self._spawn,
+            note_recording=note_recording,
+            release_hold=dialogs.release_hold,
+            sig=lambda: self.sig,
+            now=self._clock.monotonic,
+        )
+        return CallTransfers(
+            media=self._media, acd=acd, phones=phones, events=self.events, hooks=hooks,
+            music_on_hold=music_on_hold,
+        )  # fmt: skip
 
     @property
     def sig(self) -> Signalling:
@@ -317,6 +358,10 @@ class CallController:
         """Anything else a leg reports: confirmed, terminated (the rest waits for later slices)."""
         entry = self._by_sip.get(leg.leg_id)
         if entry is None:
+            if self.transfers is not None and self.transfers.on_leg_event(leg, event):
+                return  # a transfer target's leg (ctl_transfer)
+            if self.external is not None:  # an organisation's leg (R7), or a stale one
+                self.external.on_sip_event(leg, event)
             return
         call, party = entry
         if isinstance(event, DialogTerminated):
@@ -423,7 +468,9 @@ class CallController:
         self.voice.hush(call.call_id, caller_media)
         self._media.bridge(caller_media, offer.media_leg_id)
         call.recording_id = self._media.start_recording(
-            caller_media, offer.media_leg_id, recording_id=call.call_id
+            caller_media,
+            offer.media_leg_id,
+            recording_id=next_recording_id(call.call_id, call.recording_id),
         )
         self._recordings[call.recording_id] = call.call_id
         log.info("call answered", call_id=call.call_id, operator=offer.operator_id)
@@ -568,6 +615,8 @@ class CallController:
                 self._acd.call_ended(call.operator_id)
             except LocalProtocolError as exc:
                 log.warning("ACD refused call_ended", call_id=call.call_id, error=str(exc))
+        if self.transfers is not None:
+            self.transfers.forget(call)  # a ringing transfer target stops ringing
         if self.dialogs is not None:
             self.dialogs.forget(call.call_id)
         self.events.ended(call, who, cause)
@@ -594,6 +643,8 @@ class CallController:
 
     def on_media_event(self, event: MediaEvent) -> None:
         """The media engine's callback (from its pacer task)."""
+        if self.external is not None and self.external.on_media_event(event):
+            return
         if isinstance(event, CallRecordingStored):
             call_id = self._recordings.pop(event.recording_id, None)
             if call_id is not None:
@@ -658,6 +709,11 @@ class CallController:
         if (call := self._in_menu(call_id)) is not None:
             call.route = replace(call.route, queue_id=queue_id)
             self._enter_queue(call)
+
+    def external_ended(self, call_id: CallId, who: HungUpBy, cause: str) -> None:
+        """The organisation's side of a redirected call ended it (ctl_external.RedirectCalls)."""
+        if (call := self._in_menu(call_id)) is not None:
+            self._end(call, who, cause)
 
     def menu_hang_up(self, call_id: CallId, self_service: bool) -> None:
         """The menu ended the call after its message (``self_service``: the message informed)."""

@@ -26,10 +26,13 @@ in SIP but changes nothing in the media.  Ending a held call needs nothing
 special: the controller closes every media leg; :meth:`CallDialogs.forget`
 drops the hold record.
 
-Transfers (RFC 3515 REFER from a phone) are not carried out yet: the REFER
-is accepted by the session (202, NOTIFY 100) and its subscription is ended
-at once with a final NOTIFY ``501``, so the phone reports a failed transfer
-and the call goes on unchanged.
+Transfers (RFC 3515 REFER from a phone): the session has accepted the REFER
+(202, NOTIFY 100); :attr:`CallDialogs.on_refer` (the controller sets it to
+:meth:`hotline.calls.ctl_transfer.CallTransfers.on_refer`) carries out a
+blind transfer from the operator's leg.  A REFER it does not take (from the
+caller, with Replaces, no transfer handler) has its subscription ended at
+once with a final NOTIFY ``501``, so the phone reports a failed transfer and
+the call goes on unchanged.
 """
 
 from __future__ import annotations
@@ -117,6 +120,8 @@ class CallDialogs:
         self._versions = itertools.count(2)
         self.reinvites_refused = 0
         self.refers_refused = 0
+        # Carries out a REFER (ctl_transfer.CallTransfers.on_refer); False: refuse it.
+        self.on_refer: Callable[[Call, Party, Leg, ReferReceived], bool] | None = None
 
     @staticmethod
     def handles(event: SessionEvent) -> bool:
@@ -136,12 +141,22 @@ class CallDialogs:
         if isinstance(event, ReInviteReceived):
             self._answer_reinvite(call, party, leg, event)
         elif isinstance(event, ReferReceived):
-            self._refuse_refer(call, leg, event)
+            if self.on_refer is None or not self.on_refer(call, party, leg, event):
+                self._refuse_refer(call, leg, event)
         elif isinstance(event, HoldChanged) and event.by_remote:
             if event.on_hold:
                 self._hold(call, party)
             else:
                 self._resume(call, party)
+
+    def release_hold(self, call: Call) -> None:
+        """The call leaves its operator (transfer): stop the hold music, forget the hold."""
+        holder = self._held.pop(call.call_id, None)
+        sides = self._sides(call, holder) if holder is not None else None
+        if sides is not None:
+            holder_media, held_media = sides
+            self._media.stop_playback(held_media, self._moh_id(call))
+            self._media.unhold(holder_media)
 
     def forget(self, call_id: CallId) -> None:
         """The call ended: drop its hold record (its media legs are closed by the controller)."""

@@ -28,9 +28,16 @@ from hotline.acd.model import ExitKind, Outcome, RejectReason
 from hotline.calls.call import Call
 from hotline.calls.ctl_ports import Clock, EventSink
 from hotline.core.errors import LocalProtocolError
-from hotline.core.ids import CallId
+from hotline.core.ids import CallId, OperatorId
 from hotline.media.recorder import RecordingStored
-from hotline.reports.events import CallCentreEvent, EventKind, HungUpBy, PayloadValue
+from hotline.reports.events import (
+    CallCentreEvent,
+    EventKind,
+    HungUpBy,
+    PayloadValue,
+    TransferKind,
+    TransferTarget,
+)
 
 __all__ = ["CallEventWriter"]
 
@@ -114,6 +121,23 @@ class CallEventWriter:
     def resumed(self, call: Call, by: str) -> None:
         """``call.resumed``: ``by`` took the other party off hold."""
         self._emit(EventKind.CALL_RESUMED, call, operator_id=call.operator_id, payload={"by": by})
+
+    def transferred(
+        self,
+        call: Call,
+        kind: TransferKind,
+        to: str,
+        to_type: TransferTarget,
+        from_operator: OperatorId,
+    ) -> None:
+        """``call.transferred``: ``from_operator`` sent the call to ``to`` (ctl_transfer)."""
+        self._emit(
+            EventKind.CALL_TRANSFERRED,
+            call,
+            queue_id=call.queue_id,
+            operator_id=from_operator,
+            payload={"kind": kind.value, "to": to, "to_type": to_type.value},
+        )
 
     def recording_stored(self, call_id: CallId, stored: RecordingStored) -> None:
         self._emit(

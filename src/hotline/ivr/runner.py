@@ -12,10 +12,14 @@ commands into media actions and routing decisions:
   call never waits for speech synthesis) on the caller's media leg, with the
   node's ``barge_in``; ``StopPlayback`` → ``stop_playback``;
 * ``RouteToQueue`` → :meth:`IvrHost.menu_to_queue`;
-* ``RouteToBot`` and ``TransferExternal`` → reported failed at once
-  (``route_failed``): the voice assistant and external redirects are not
-  wired yet, so the flow plays its fallback message and goes on (to the
-  operator queue in the demo);
+* ``RouteToBot`` → reported failed at once (``route_failed``): the voice
+  assistant is not wired yet, so the flow plays its fallback message and goes
+  on (to the operator queue in the demo);
+* ``TransferExternal`` → :meth:`ExternalHandoff.redirect` when the runner has
+  one (R7; :mod:`hotline.calls.ctl_external`): the call stays with the runner,
+  deaf to keys, until it ends (:meth:`IvrRunner.end` passes the end on) or the
+  redirect fails (:meth:`IvrRunner.external_failed`: the flow's fallback).
+  Without one it is reported failed at once, as the bot is;
 * ``Hangup`` → the message plays, then :meth:`IvrHost.menu_hang_up`.
 
 Facts go to the host: ``TopicSet`` → :meth:`IvrHost.menu_topic`,
@@ -80,6 +84,7 @@ from hotline.media.prompts import EncodedPrompt
 __all__ = [
     "BYE_GUARD_S",
     "MISSING_PROMPT_MS",
+    "ExternalHandoff",
     "IvrClock",
     "IvrHost",
     "IvrMedia",
@@ -137,6 +142,20 @@ class IvrHost(Protocol):
 
     def menu_hang_up(self, call_id: CallId, self_service: bool) -> None:
         """The menu ended the call (its message has played); ``self_service``: it informed."""
+        ...
+
+
+class ExternalHandoff(Protocol):
+    """Who carries out a redirect to an organisation (R7): the calls layer."""
+
+    def redirect(
+        self, call_id: CallId, leg_id: str, codec: str, transfer: TransferExternal
+    ) -> None:
+        """Start the redirect; a failure comes back as :meth:`IvrRunner.external_failed`."""
+        ...
+
+    def end(self, call_id: CallId) -> None:
+        """The call ended (either side, or the system): drop the organisation's leg."""
         ...
 
 
@@ -198,6 +217,7 @@ class _MenuCall:
     bye_self_service: bool = False
     bye_deadline: float | None = None
     choices: list[IvrChoiceMade] = field(default_factory=list)
+    external: bool = False  # handed to ExternalHandoff; keys and playback ends are ignored
 
 
 class IvrRunner:
@@ -217,8 +237,10 @@ class IvrRunner:
         call_later: Callable[[float, Callable[[], None]], TimerHandle],
         fallback_queue: QueueId,
         prompts: RenderedPrompts | None = None,
+        external: ExternalHandoff | None = None,
     ) -> None:
         self._flow = flow
+        self._external = external
         self._media = media
         self._clock = clock
         self._call_later = call_later
@@ -270,7 +292,7 @@ class IvrRunner:
     def on_media_event(self, call_id: CallId, event: MediaEvent) -> None:
         """A media event of the call's caller leg (keys, playback ends); others are ignored."""
         call = self._calls.get(call_id)
-        if call is None or getattr(event, "leg_id", None) != call.leg_id:
+        if call is None or call.external or getattr(event, "leg_id", None) != call.leg_id:
             return
         now = self._clock.monotonic()
         if isinstance(event, LegDtmfReceived):
@@ -285,8 +307,21 @@ class IvrRunner:
     def end(self, call_id: CallId) -> None:
         """The call ended while in the menu (the caller hung up, a media time-out, shutdown)."""
         call = self._drop(call_id)
-        if call is not None:
-            call.session.caller_hung_up(self._clock.monotonic())
+        if call is None:
+            return
+        if call.external and self._external is not None:
+            self._external.end(call_id)
+            return
+        call.session.caller_hung_up(self._clock.monotonic())
+
+    def external_failed(self, call_id: CallId) -> None:
+        """The redirect to an organisation failed: the flow goes on at its fallback."""
+        call = self._calls.get(call_id)
+        if call is None or not call.external:
+            return
+        call.external = False
+        log.info("external redirect failed", call_id=call_id)
+        self._guarded(call, lambda: call.session.route_failed(self._clock.monotonic()))
 
     # -- driving a session -----------------------------------------------------------------
     def _guarded(self, call: _MenuCall, step: Callable[[], None]) -> None:
@@ -314,6 +349,12 @@ class IvrRunner:
             elif isinstance(event, PlayPrompts):
                 self._report_choices(call)
                 self._play(call, event.item_id, event.prompts, event.barge_in)
+            elif isinstance(event, TransferExternal) and self._external is not None:
+                self._report_choices(call)
+                call.external = True
+                self._disarm(call)
+                self._external.redirect(call.call_id, call.leg_id, call.codec, event)
+                return
             elif isinstance(event, RouteToBot | TransferExternal):
                 self._report_choices(call)
                 log.info("hand-off not available", call_id=call.call_id, to=type(event).__name__)

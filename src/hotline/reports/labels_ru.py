@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["CDR_LABELS", "OUTCOME_LABELS", "SUMMARY_LABELS", "label"]
+__all__ = ["CDR_LABELS", "OUTCOME_LABELS", "STAFFING_LABELS", "SUMMARY_LABELS", "label"]
 
 SUMMARY_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -124,6 +124,23 @@ OUTCOME_LABELS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
+STAFFING_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "traffic_erlangs": "Нагрузка, Эрл",
+        "norm_s": "Норма ожидания, с",
+        "sl_target": "Целевой уровень обслуживания",
+        "erlang_c_agents": "Нужно операторов (Эрланг C)",
+        "erlang_c_service_level": "Уровень обслуживания при этом числе",
+        "patience_s": "Терпение абонентов, с",
+        "erlang_a_agents": "Нужно операторов (Эрланг A)",
+        "scheduled_agents": "Нужно в графике (с учётом потерь времени)",
+        "logged_in_avg": "В системе операторов, среднее",
+        "logged_in_max": "В системе операторов, максимум",
+        "shortfall": "Нехватка операторов",
+    }
+)
+
+
 def label(key: str) -> str:
     """The Russian header of ``key`` (the key itself when it has none)."""
-    return SUMMARY_LABELS.get(key) or CDR_LABELS.get(key) or key
+    return SUMMARY_LABELS.get(key) or CDR_LABELS.get(key) or STAFFING_LABELS.get(key) or key

@@ -144,6 +144,7 @@ MODULES = [
     "status",
     "strategies",
     "timers",
+    "transfers",
     "waiting",
 ]
 
@@ -187,6 +188,11 @@ def test_the_engine_api_does_not_drift() -> None:
         "set_not_ready",
         "set_operator_state",
         "set_ready",
+        "open_transfers",
+        "transfer_answered",
+        "transfer_failed",
+        "transfer_offer",
+        "transfer_to_queue",
         "update_operator",
         "update_queue",
         "waiting_calls",

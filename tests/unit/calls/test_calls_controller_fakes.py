@@ -169,6 +169,10 @@ class LoopUA:
         leg.session.hang_up(self._now())
         self.flush(leg)
 
+    def act(self, leg: Leg) -> None:
+        """Flush after the controller used ``leg.session`` directly (NOTIFY of a transfer)."""
+        self.flush(leg)
+
     def call(
         self,
         request_uri: Uri,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-import hotline.store.events  # noqa: F401 - registers the events table on Base.metadata
+# Imported for their side effect: they register their tables on Base.metadata.
+import hotline.store.events
+import hotline.store.feed_outbox
+import hotline.store.organisations
+import hotline.store.retention  # noqa: F401
 from hotline.store.models import Base
 
 connection = context.config.attributes["connection"]

@@ -40,7 +40,7 @@ _NUM2WORDS_ERRORS: Final = (
     ArithmeticError,
     IndexError,
     KeyError,
-    NotImplementedError,
+    RuntimeError,  # num2words raises its subclass for forms it does not know
     TypeError,
     ValueError,
 )

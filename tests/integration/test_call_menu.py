@@ -24,9 +24,10 @@ from test_call_path import (
     EventList,
     Span,
     phone,
+    wait_calls_idle,
+    wait_operator_ready,
 )
 
-from hotline.acd.agent import OperatorState
 from hotline.acd.model import OperatorProfile
 from hotline.acd.router import AcdEngine
 from hotline.acd.service import AcdService
@@ -74,17 +75,10 @@ class MenuNode:
         return self.endpoint.local_udp[1]
 
     async def wait_ready(self, operator: str, timeout_s: float = 15.0) -> None:
-        for _ in range(int(timeout_s / 0.1)):
-            if self.acd.operator_state(OperatorId(operator)) is OperatorState.READY:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"operator {operator} never became READY")
+        await wait_operator_ready(self.acd, operator, timeout_s)
 
     async def wait_idle(self, timeout_s: float = 10.0) -> None:
-        for _ in range(int(timeout_s / 0.1)):
-            if not self.controller.active() and not self.media.active():
-                return
-            await asyncio.sleep(0.1)
+        await wait_calls_idle(self.controller, self.media, timeout_s)
 
 
 @contextlib.asynccontextmanager

@@ -61,6 +61,23 @@ class EventList:
         return [e for e in self.events if e.kind is kind]
 
 
+async def wait_operator_ready(acd: AcdService, operator: str, timeout_s: float = 15.0) -> None:
+    for _ in range(int(timeout_s / 0.1)):
+        if acd.operator_state(OperatorId(operator)) is OperatorState.READY:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"operator {operator} never became READY")
+
+
+async def wait_calls_idle(
+    controller: CallController, media: MediaEngine, timeout_s: float = 10.0
+) -> None:
+    for _ in range(int(timeout_s / 0.1)):
+        if not controller.active() and not media.active():
+            return
+        await asyncio.sleep(0.1)
+
+
 @dataclass
 class CallNode:
     endpoint: SipEndpoint
@@ -77,17 +94,10 @@ class CallNode:
         return self.endpoint.local_udp[1]
 
     async def wait_ready(self, operator: str, timeout_s: float = 15.0) -> None:
-        for _ in range(int(timeout_s / 0.1)):
-            if self.acd.operator_state(OperatorId(operator)) is OperatorState.READY:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"operator {operator} never became READY")
+        await wait_operator_ready(self.acd, operator, timeout_s)
 
     async def wait_idle(self, timeout_s: float = 10.0) -> None:
-        for _ in range(int(timeout_s / 0.1)):
-            if not self.controller.active() and not self.media.active():
-                return
-            await asyncio.sleep(0.1)
+        await wait_calls_idle(self.controller, self.media, timeout_s)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -14,10 +13,8 @@ from typer.testing import CliRunner
 
 from hotline.acd.erlang import erlang_c_headcount
 from hotline.app.cli import app
-from hotline.app.settings import load_settings
-from hotline.store.db import Database
-from hotline.store.events import EventStore
-from hotline.store.queues import QueuesRepository, StoredQueue
+from hotline.store.queues import StoredQueue
+from support.eventdb import seed_database
 from unit.reports.reports_log import K, Log
 
 PERIOD = ["--from", "2026-03-02T09:00", "--to", "2026-03-02T10:00"]
@@ -37,26 +34,10 @@ def _log() -> Log:
     return log
 
 
-async def _store(db: Database, journal: Path, log: Log) -> None:
-    store = EventStore(db, journal)
-    for e in log.events:
-        store.append(e)
-    await store.flush_all()
-    store.close()
-
-
 @pytest.fixture
 def seeded(hotline_env: dict[str, str], tmp_path: Path) -> Path:
-    result = CliRunner().invoke(app, ["init"])
-    assert result.exit_code == 0, result.output
-    db = Database(load_settings().database_url)
-    try:
-        QueuesRepository(db).save(
-            StoredQueue("health", "Здравоохранение", "health", {"sl_norm_s": 20.0})
-        )
-        asyncio.run(_store(db, tmp_path / "journal.jsonl", _log()))
-    finally:
-        db.dispose()
+    queue = StoredQueue("health", "Здравоохранение", "health", {"sl_norm_s": 20.0})
+    seed_database(tmp_path, _log().events, [queue])
     return tmp_path
 
 

@@ -29,7 +29,7 @@ def _metric(base: str, name: str) -> float:
     raise AssertionError(f"metric {name} missing")
 
 
-def _wait(check: object, what: str, timeout_s: float = 30.0) -> None:
+def _wait(check: object, what: str, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -19,7 +19,7 @@ HOTLINE = Path(sys.executable).with_name("hotline")
 
 
 def _wait_healthy(
-    base: str, proc: subprocess.Popen[bytes], timeout_s: float = 30.0
+    base: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -34,7 +34,7 @@ def _metric(base: str, name: str) -> float:
 
 
 def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, "hotline serve exited"
         try:

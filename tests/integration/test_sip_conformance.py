@@ -264,3 +264,17 @@ async def test_tcp_connection_is_reused_for_responses_and_closed_when_idle() -> 
             assert endpoint.transport.stats.connections_closed_idle == 1
         finally:
             writer.close()
+
+
+async def test_a_taken_tcp_port_fails_cleanly_without_leaking_the_udp_socket() -> None:
+    """UDP and TCP share the port: if TCP's is taken the start fails and UDP is closed again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        with pytest.raises(OSError, match="address already in use"):
+            async with sip_endpoint(port=port):
+                pass
+    # Warnings are errors in this suite: an unclosed UDP transport would fail the test run.
+    async with sip_endpoint(port=port) as endpoint:
+        assert endpoint.local_udp is not None and endpoint.local_udp[1] == port

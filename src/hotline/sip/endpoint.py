@@ -183,12 +183,26 @@ class SipEndpoint:
 
     async def start(self) -> None:
         cfg = self.config
-        self.local_udp = await self.transport.listen_udp(cfg.host, cfg.port)
-        self.local_tcp = await self.transport.listen_stream(cfg.host, self.local_udp[1])
-        if cfg.tls_port is not None and cfg.tls_context is not None:
-            self.local_tls = await self.transport.listen_stream(
-                cfg.host, cfg.tls_port, tls=cfg.tls_context
-            )
+        try:
+            # UDP and TCP share one port number. With port 0 (any free port) the
+            # number the kernel gave UDP may be taken for TCP: try another one.
+            attempts = 20 if cfg.port == 0 else 1
+            for attempt in range(attempts):
+                self.local_udp = await self.transport.listen_udp(cfg.host, cfg.port)
+                try:
+                    self.local_tcp = await self.transport.listen_stream(cfg.host, self.local_udp[1])
+                    break
+                except OSError:
+                    await self.transport.unlisten_udp()
+                    if attempt == attempts - 1:
+                        raise
+            if cfg.tls_port is not None and cfg.tls_context is not None:
+                self.local_tls = await self.transport.listen_stream(
+                    cfg.host, cfg.tls_port, tls=cfg.tls_context
+                )
+        except OSError:
+            await self.transport.close()  # nothing half-open is left behind
+            raise
         log.info("sip listening", udp=self.local_udp, tcp=self.local_tcp, tls=self.local_tls)
         self._rearm()
 

@@ -238,6 +238,16 @@ class SipTransport:
         self.local_addresses.setdefault(kind, (str(bound[0]), int(bound[1])))
         return str(bound[0]), int(bound[1])
 
+    async def unlisten_udp(self) -> None:
+        """Close the UDP listeners (to retry on another port); streams are untouched."""
+        for udp in self._udp:
+            if udp.transport is not None:
+                udp.transport.close()
+        if self._udp:
+            await asyncio.wait([u.closed for u in self._udp], timeout=2.0)
+        self._udp.clear()
+        self.local_addresses.pop(TransportKind.UDP, None)
+
     # -- bookkeeping --------------------------------------------------------------
 
     def _register(self, stream: _Stream) -> bool:

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from hotline.reports.events import CallCentreEvent, Direction
 from hotline.reports.metrics_calls import derive_calls
@@ -144,6 +145,32 @@ def _add_spans(g: _Grouper, spans: Iterable[OperatorSpan], start: datetime, end:
             g.group(key).seconds[span.kind].append((b - a).total_seconds())
 
 
+class _Dimensioned(Protocol):
+    """A queue visit or a handled call: what a group key is made of."""
+
+    @property
+    def queue_id(self) -> str | None: ...
+    @property
+    def topic(self) -> str | None: ...
+    @property
+    def operator_id(self) -> str | None: ...
+    @property
+    def trunk(self) -> str | None: ...
+    @property
+    def direction(self) -> Direction: ...
+
+
+def _record_key(g: _Grouper, at: datetime, r: _Dimensioned) -> GroupKey:
+    return g.key(
+        at,
+        queue_id=r.queue_id,
+        topic=r.topic,
+        operator_id=r.operator_id,
+        trunk=r.trunk,
+        direction=r.direction,
+    )
+
+
 def compute_report(
     events: Iterable[CallCentreEvent],
     *,
@@ -165,26 +192,10 @@ def compute_report(
     g = _Grouper(interval, dims, config)
     for v in derived.visits:
         if _in(v.entered_at, start, end):
-            key = g.key(
-                v.entered_at,
-                queue_id=v.queue_id,
-                topic=v.topic,
-                operator_id=v.operator_id,
-                trunk=v.trunk,
-                direction=v.direction,
-            )
-            g.group(key).visits.append(v)
+            g.group(_record_key(g, v.entered_at, v)).visits.append(v)
     for h in derived.handled:
         if _in(h.answered_at, start, end):
-            key = g.key(
-                h.answered_at,
-                queue_id=h.queue_id,
-                topic=h.topic,
-                operator_id=h.operator_id,
-                trunk=h.trunk,
-                direction=h.direction,
-            )
-            g.group(key).handled.append(h)
+            g.group(_record_key(g, h.answered_at, h)).handled.append(h)
     for cb in derived.callbacks:
         if _in(cb.at, start, end):
             key = g.key(

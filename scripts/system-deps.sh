@@ -17,6 +17,8 @@ PACKAGES=(
   tshark           # RTP stream analysis on loopback
   postgresql       # the production database, exercised by the store tests
   openssl          # test certificates for SIP over TLS
+  chromium         # headless browser for the web workplace tests (Playwright)
+  chromium-driver  # its WebDriver, the same build
 )
 
 missing=()

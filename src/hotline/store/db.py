@@ -48,11 +48,15 @@ class Database:
         return cfg
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        """The newest revision(s) of the code, comma-joined when branches are open."""
+        heads = ScriptDirectory.from_config(self._alembic_config()).get_heads()
+        return ",".join(sorted(heads)) or None
 
     def current_revision(self) -> str | None:
+        """The revision(s) the database is at, in the same form as :meth:`head_revision`."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return ",".join(sorted(heads)) or None
 
     def is_initialised(self) -> bool:
         """True when the schema exists (any revision applied)."""
@@ -63,7 +67,7 @@ class Database:
         cfg = self._alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
 
     def dispose(self) -> None:
         self.engine.dispose()

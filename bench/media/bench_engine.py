@@ -21,6 +21,13 @@ and timing what comes back.  Figures:
   end of the run, divided by N;
 - disk: recording bytes written per second;
 - the engine's own counters: late and skipped pacer ticks, dropped packets.
+
+With ``--baseline`` (the default) each N is also run against a trivial echo
+process (one UDP socket, each packet sent straight back with the SSRC of the
+other leg of its call) just before the engine: the same generator, the same
+machine load, so what the generator and the kernel add by themselves is
+measured in the same run, and the engine's figures can be read against it.
+``--repeat`` runs the whole series several times (the machine is shared).
 """
 
 from __future__ import annotations
@@ -99,6 +106,13 @@ def machine_cpu() -> tuple[float, float, float]:
 def load_average() -> str:
     with open("/proc/loadavg", encoding="ascii") as load:
         return " ".join(load.read().split()[:3])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:
@@ -249,6 +263,98 @@ def generator(conn: Connection, calls: int, seconds: float) -> None:
     sock.close()
 
 
+# --- the echo baseline (a separate process) ----------------------------------------------------
+
+ECHO_SSRC_BASE = 0x5000_0000
+
+
+def echo(conn: Connection) -> None:
+    """The cheapest possible "engine": send each packet back, as if relayed by the other leg.
+
+    The generator numbers its phones' SSRCs ``index + 1``; the reply carries
+    ``ECHO_SSRC_BASE + (index ^ 1)``, the SSRC the generator expects from the
+    other leg of the call.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    conn.send(sock.getsockname())
+    recvfrom, sendto = sock.recvfrom, sock.sendto
+    ssrc_at = struct.Struct("!I")
+    count = 0
+    while True:
+        count += 1
+        if count & 0xFF == 0 and conn.poll():
+            break
+        try:
+            data, addr = recvfrom(2048)
+        except TimeoutError:
+            if conn.poll():
+                break
+            continue
+        out = bytearray(data)
+        ssrc_at.pack_into(out, 8, ECHO_SSRC_BASE + ((ssrc_at.unpack_from(data, 8)[0] - 1) ^ 1))
+        sendto(out, addr)
+    sock.close()
+
+
+def run_echo(calls: int, seconds: float) -> dict[str, Any]:
+    """The generator against :func:`echo`: the floor of what we can measure on this machine."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    echo_parent, echo_child = ctx.Pipe()
+    echo_proc = ctx.Process(target=echo, args=(echo_child,), daemon=True)
+    echo_proc.start()
+    proc = ctx.Process(target=generator, args=(child, calls, seconds), daemon=True)
+    proc.start()
+    try:
+        echo_addr: tuple[str, int] = echo_parent.recv()
+        parent.recv()  # the generator's address: the echo answers whoever sends
+        legs = 2 * calls
+        parent.send(([echo_addr] * legs, [ECHO_SSRC_BASE + index for index in range(legs)]))
+        assert parent.recv() == "start"
+        assert parent.recv() == "measure"
+        assert echo_proc.pid is not None
+        cpu_start, wall_start = process_cpu_seconds(echo_proc.pid), time.monotonic()
+        busy_start, steal_start, total_start = machine_cpu()
+        assert parent.recv() == "stop"
+        cpu_used = process_cpu_seconds(echo_proc.pid) - cpu_start
+        wall = time.monotonic() - wall_start
+        busy_end, steal_end, total_end = machine_cpu()
+        stats: dict[str, Any] = parent.recv()
+    finally:
+        echo_parent.send("stop")
+        for process in (proc, echo_proc):
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    cores = os.cpu_count() or 1
+    stats.update(
+        kind="echo",
+        packets_in=stats["sent"],
+        calls=calls,
+        wall_s=wall,
+        engine_cpu_s=cpu_used,
+        engine_sys_s=float("nan"),
+        machine_busy_cores=(busy_end - busy_start) / (total_end - total_start) * cores,
+        steal_cores=(steal_end - steal_start) / (total_end - total_start) * cores,
+        load=load_average(),
+        gc="-",
+        rss_per_call=0.0,
+        late_ticks=0,
+        skipped_ticks=0,
+        max_late_ms=0.0,
+        disk_bytes_s=0.0,
+        dropped=0,
+        dropped_writes=0,
+        internal_errors=0,
+        leaked_ports=0,
+    )
+    return stats
+
+
 # --- the engine side ----------------------------------------------------------------------------
 
 
@@ -307,6 +413,7 @@ async def run_one(
             assert await loop.run_in_executor(None, parent.recv) == "start"
             assert await loop.run_in_executor(None, parent.recv) == "measure"
             cpu_start, wall_start = cpu_seconds(), time.monotonic()
+            sys_start = resource.getrusage(resource.RUSAGE_SELF).ru_stime
             busy_start, steal_start, total_start = machine_cpu()
             metrics = engine.metrics
             base = (
@@ -321,13 +428,16 @@ async def run_one(
             assert await loop.run_in_executor(None, parent.recv) == "stop"
             gc.callbacks.remove(gc_pauses)
             cpu_used, wall = cpu_seconds() - cpu_start, time.monotonic() - wall_start
+            sys_used = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys_start
             busy_end, steal_end, total_end = machine_cpu()
             rss_after = rss_bytes()
             stats: dict[str, Any] = await loop.run_in_executor(None, parent.recv)
             stats.update(
+                kind="engine",
                 calls=calls,
                 wall_s=wall,
                 engine_cpu_s=cpu_used,
+                engine_sys_s=sys_used,
                 machine_busy_cores=(busy_end - busy_start)
                 / (total_end - total_start)
                 * (os.cpu_count() or 1),
@@ -342,6 +452,7 @@ async def run_one(
                 max_late_ms=metrics.pacer_max_late_s * 1e3,
                 disk_bytes_s=(metrics.bytes_recorded - base[2]) / wall,
                 engine_pps_in=(metrics.packets_in - base[3]) / wall,
+                packets_in=metrics.packets_in - base[3],
                 dropped=metrics.dropped_unlatched + metrics.dropped_invalid + metrics.malformed,
                 dropped_writes=metrics.recording_bytes_dropped,
                 internal_errors=metrics.internal_errors,
@@ -359,12 +470,13 @@ async def run_one(
 def report(rows: list[dict[str, Any]], loop_name: str, seconds: float) -> None:
     print(f"machine: {machine()}")
     print(
-        f"event loop: {loop_name}; {seconds:.0f} s measured per row after {WARMUP_S:.0f} s warm-up"
+        f"event loop: {loop_name}; {seconds:.0f} s measured per row after {WARMUP_S:.0f} s warm-up; "
+        f"scheduling {'SCHED_RR' if os.sched_getscheduler(0) == os.SCHED_RR else 'normal'}"
     )
     print(
-        "calls | engine CPU % | CPU/call % | gen CPU % | loss %   | spacing dev p50/p99/max ms "
+        "row    | calls | engine CPU % | CPU/call % | gen CPU % | loss %   | spacing dev p50/p99/max ms "
         "| gen send dev p99 ms | transit var p50/p99 ms | RSS/call KiB | disk MB/s "
-        "| late/skipped ticks | max late ms | other CPU %"
+        "| late/skipped ticks | max late ms | other CPU % | µs CPU/packet in (kernel part)"
     )
     for row in rows:
         wall = row["wall_s"]
@@ -375,12 +487,14 @@ def report(rows: list[dict[str, Any]], loop_name: str, seconds: float) -> None:
         # Everything else the machine ran meanwhile (other processes, the kernel for others).
         other = row["machine_busy_cores"] * 100 - engine_pct - row["cpu_s"] / wall * 100
         print(
-            f"{row['calls']:5d} | {engine_pct:12.1f} | {engine_pct / row['calls']:10.3f} "
+            f"{row['kind']:6s} | {row['calls']:5d} | {engine_pct:12.1f} | {engine_pct / row['calls']:10.3f} "
             f"| {row['cpu_s'] / wall * 100:9.1f} | {loss:8.4f} "
             f"| {sp[0]:7.2f} /{sp[1]:7.2f} /{sp[2]:7.1f} | {row['send_spacing_ms'][1]:19.2f} "
             f"| {tr[0]:8.2f} / {tr[1]:8.2f}   | {row['rss_per_call'] / 1024:12.1f} "
             f"| {row['disk_bytes_s'] / 1e6:9.2f} | {row['late_ticks']:7d}/{row['skipped_ticks']:<7d} "
-            f"| {row['max_late_ms']:11.1f} | {other:11.1f}"
+            f"| {row['max_late_ms']:11.1f} | {other:11.1f} "
+            f"| {row['engine_cpu_s'] / max(row['packets_in'], 1) * 1e6:6.2f} "
+            f"({row['engine_sys_s'] / max(row['packets_in'], 1) * 1e6:.2f})"
         )
         print(
             f"      load average {row['load']}, CPU stolen by the host "
@@ -402,8 +516,22 @@ def main() -> None:
     parser.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--no-record", action="store_true", help="bridge without recording")
     parser.add_argument("--recordings-root", help="where the temporary recordings go")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the echo baseline row before each N"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run the whole series this often")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the bench and its child processes (engine, generator, echo alike) under "
+        "SCHED_RR, as a media node's service unit would (needs CAP_SYS_NICE); on a shared "
+        "machine this keeps other jobs' scheduling delays out of the figures",
+    )
     args = parser.parse_args()
     first, last = (int(part) for part in args.ports.split("-"))
+    if args.realtime:
+        # Inherited by the spawned processes and threads.
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
     rows = []
     loop_name = "asyncio"
     runner: Any = asyncio.run
@@ -415,19 +543,23 @@ def main() -> None:
             loop_name = f"uvloop {getattr(uvloop, '__version__', '?')}"
         except ImportError:
             loop_name = "asyncio (uvloop not installed)"
-    for calls in (int(part) for part in args.calls.split(",")):
-        rows.append(
-            runner(
-                run_one(
-                    calls,
-                    args.seconds,
-                    Span(first, last),
-                    record=not args.no_record,
-                    recordings_root=args.recordings_root,
+    series = [int(part) for part in args.calls.split(",")]
+    for _round in range(args.repeat):
+        for calls in series:
+            if not args.no_baseline:
+                rows.append(run_echo(calls, args.seconds))
+            rows.append(
+                runner(
+                    run_one(
+                        calls,
+                        args.seconds,
+                        Span(first, last),
+                        record=not args.no_record,
+                        recordings_root=args.recordings_root,
+                    )
                 )
             )
-        )
-        print(f"... {calls} calls done", file=sys.stderr, flush=True)
+            print(f"... {calls} calls done", file=sys.stderr, flush=True)
     report(rows, f"{loop_name}; recording {'off' if args.no_record else 'on'}", args.seconds)
 
 

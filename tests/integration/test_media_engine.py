@@ -8,6 +8,7 @@ Audio is judged decoded, with numpy (testing.md "Judging audio").
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import shutil
 import struct
@@ -324,6 +325,7 @@ async def test_recording_puts_each_side_in_its_channel(
         assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, RATE, 2)
         frames = wav.readframes(wav.getnframes())
     assert len(frames) + 44 == stored.stored.size_bytes
+    assert stored.stored.sha256 == hashlib.sha256(frames).hexdigest()
     audio = np.frombuffer(frames, dtype="<i2").reshape(-1, 2).astype(np.float64)
     assert np.max(np.abs(audio)) < 32767  # no clipping
     for channel, freq, other, seconds in ((0, 1000.0, 600.0, 1.0), (1, 600.0, 1000.0, 0.6)):
@@ -689,7 +691,10 @@ async def test_slow_disk_and_failed_disk(tmp_path: Path, far_ends: Callable[[], 
         assert engine.metrics.recording_bytes_dropped == stored.dropped_bytes
         with wave.open(stored.stored.path, "rb") as wav:
             assert abs(wav.getnframes() / RATE - stored.stored.duration_s) < 1e-9
-            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+            data = wav.readframes(wav.getnframes())
+        # The digest is the one of the file as stored: the dropped chunks count as silence.
+        assert stored.stored.sha256 == hashlib.sha256(data).hexdigest()
+        samples = np.frombuffer(data, dtype="<i2")
         left = samples.reshape(-1, 2)[:, 0]
         # The chunks written while recording were dropped (silence); the final one always goes.
         assert not left[: RATE // 4].any()

@@ -3,18 +3,31 @@
 Every run is bounded (SIPp with -m and a timeout; baresip killed at the end)
 and writes its logs into the test's temporary directory, whose path is
 printed when a test fails.
+
+Ports.  Test nodes take their RTP ports from :data:`NODE_RTP_PORTS`
+(``HOTLINE_RTP_PORTS`` of ``hotline serve`` and the media spans of in-process
+nodes); the kernel hands out ephemeral ports from 32768 up.  Every baresip
+gets a block of its own from :data:`BARESIP_PORTS` (SIP, control and RTP
+ports), below both: a block is handed out only when each of its ports binds
+(UDP, and TCP for SIP and control), and never twice while its phone runs, so
+back-to-back or parallel phones cannot collide (a phone whose RTP port is
+taken answers 500).  :func:`free_udp_port` never returns a port of
+:data:`NODE_RTP_PORTS`.
 """
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 INSTALL_HINT = "run 'bash scripts/system-deps.sh' as root (Debian packages sip-tester, baresip)"
 
@@ -27,11 +40,113 @@ def require(binary: str) -> str:
     return path
 
 
+NODE_RTP_PORTS: Final = range(42000, 55000)
+"""Where test nodes' RTP ports lie: in-process nodes 42000–50199, ``hotline serve`` in the
+e2e tests 44000–48199 and in the browser tests 46000–54199."""
+
+BARESIP_PORT_BLOCK: Final = 100
+"""Ports per baresip: SIP (UDP, TCP; the next one for SIP over TLS), control (TCP), RTP."""
+
+
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A free UDP port on loopback, outside :data:`NODE_RTP_PORTS`."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        if port not in NODE_RTP_PORTS:
+            return port
+    raise AssertionError("no free UDP port outside the test nodes' RTP ports")
+
+
+@dataclass(frozen=True, slots=True)
+class PortBlock:
+    """A baresip's own ports: ``first`` SIP, ``first + 1`` kept for SIP over TLS (baresip
+    listens there when built with TLS), ``first + 2`` control, from ``first + 4`` RTP."""
+
+    first: int
+    size: int = BARESIP_PORT_BLOCK
+
+    @property
+    def sip_port(self) -> int:
+        return self.first
+
+    @property
+    def ctrl_port(self) -> int:
+        return self.first + 2
+
+    @property
+    def rtp_first(self) -> int:
+        return self.first + 4
+
+    @property
+    def rtp_last(self) -> int:
+        return self.first + self.size - 1
+
+    def config_line(self) -> str:
+        """baresip's ``rtp_ports`` setting for this block."""
+        return f"rtp_ports {self.rtp_first}-{self.rtp_last}"
+
+
+def _binds(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class PortAllocator:
+    """Blocks of ports for peers; see the module docstring."""
+
+    def __init__(self, first: int, last: int, block: int = BARESIP_PORT_BLOCK) -> None:
+        if block < 8 or block % 2 or first % 2:
+            raise ValueError("blocks need an even start and at least 8 ports")
+        self._starts = list(range(first, last - block + 2, block))
+        self._block = block
+        self._live: set[int] = set()
+        self._lock = threading.Lock()
+
+    def live(self) -> tuple[PortBlock, ...]:
+        """The blocks handed out and not released."""
+        with self._lock:
+            return tuple(PortBlock(start, self._block) for start in sorted(self._live))
+
+    def _free(self, block: PortBlock) -> bool:
+        ports = range(block.first, block.first + block.size)
+        if not all(_binds(port, socket.SOCK_DGRAM) for port in ports):
+            return False
+        return all(_binds(port, socket.SOCK_STREAM) for port in ports[:3])
+
+    def acquire(self) -> PortBlock:
+        """A block no live peer of this process holds, each of its ports free right now."""
+        with self._lock:
+            offset = random.randrange(len(self._starts))  # spread parallel test processes
+            for start in self._starts[offset:] + self._starts[:offset]:
+                block = PortBlock(start, self._block)
+                if start not in self._live and self._free(block):
+                    self._live.add(start)
+                    return block
+        raise AssertionError("no free block of ports for a test peer")
+
+    def release(self, block: PortBlock) -> None:
+        with self._lock:
+            self._live.discard(block.first)
+
+    @contextmanager
+    def block(self) -> Iterator[PortBlock]:
+        """A block for the life of the ``with`` (release it after the peer has exited)."""
+        block = self.acquire()
+        try:
+            yield block
+        finally:
+            self.release(block)
+
+
+BARESIP_PORTS: Final = PortAllocator(21000, 32699)
+"""The process's baresip ports: above Hotline's default RTP ports (20000–20999), below
+the kernel's ephemeral ports (32768 up) and :data:`NODE_RTP_PORTS`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +220,7 @@ class Baresip:
     workdir: Path
     sip_port: int
     ctrl_port: int
+    ports: PortBlock | None = None
 
     def log(self) -> str:
         return (self.workdir / "baresip.log").read_text(encoding="utf-8", errors="replace")
@@ -169,8 +285,19 @@ def baresip(
     """
     binary = require("baresip")
     workdir.mkdir(parents=True, exist_ok=True)
-    sip_port = free_udp_port()
-    ctrl_port = free_udp_port()
+    with BARESIP_PORTS.block() as ports:
+        yield from _run_baresip(binary, workdir, ports, account, source_wav, record_wav)
+
+
+def _run_baresip(
+    binary: str,
+    workdir: Path,
+    ports: PortBlock,
+    account: str,
+    source_wav: Path | None,
+    record_wav: Path | None,
+) -> Iterator[Baresip]:
+    sip_port, ctrl_port = ports.sip_port, ports.ctrl_port
     modules_dir = Path("/usr/lib/baresip/modules")
     if source_wav is None:
         source_wav = workdir / "source.wav"
@@ -191,7 +318,7 @@ def baresip(
                 f"audio_player {player}",
                 f"audio_source {source}",
                 "audio_alert aufile,/dev/null",
-                "rtp_ports 30000-30999",
+                ports.config_line(),
                 "net_interface 127.0.0.1",
                 "",
             ]
@@ -208,15 +335,20 @@ def baresip(
         stdin=subprocess.DEVNULL,
         cwd=workdir,
     )
-    peer = Baresip(proc, workdir, sip_port, ctrl_port)
+    peer = Baresip(proc, workdir, sip_port, ctrl_port, ports)
     try:
         yield peer
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate ``proc`` and wait for it (kill after 5 s)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from random import Random
+from typing import Final
 
 from hotline.acd.agent import OperatorInput, OperatorState, next_operator_state
 from hotline.acd.decisions import (
@@ -55,7 +56,10 @@ from hotline.acd.timers import Timer, TimerHeap, TimerKind
 from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId
 
-__all__ = ["Dispatcher"]
+__all__ = ["CALLBACK_FLAG", "Dispatcher"]
+
+CALLBACK_FLAG: Final = "callback"
+"""A call flag: the record is a parked call-back request (router_outbound), not a caller."""
 
 _END = ExitAction(ExitKind.MESSAGE_AND_END)
 _I = OperatorInput
@@ -366,6 +370,16 @@ class Dispatcher:
         if not queue.members:
             self.check_empty(queue, now)
 
+    def park_callback(self, call: CallRecord, queue: QueueRecord) -> None:
+        """Put a call-back request in ``queue`` at its place: no events, no timers, no rules."""
+        call.flags = call.flags | {CALLBACK_FLAG}
+        call.queue_id = queue.config.queue_id
+        call.priority = self.effective_priority(call, queue.config)
+        call.timer_gen = self.next_gen()
+        queue.calls[call.call_id] = call
+        queue.line.add(call.key())
+        self.release(call)
+
     def take_out(self, call: CallRecord, now: float, reason: CancelReason) -> float:
         """Remove the call from its queue (cancelling offers); returns its wait there."""
         queue = self.queues[call.queue_id]
@@ -515,9 +529,12 @@ class Dispatcher:
 
     def _arm_empty(self, queue: QueueRecord, now: float) -> None:
         leave_s, since = queue.config.leave_when_empty_s, queue.empty_since
-        if leave_s is None or since is None or not queue.calls or queue.empty_deadline is not None:
+        if leave_s is None or since is None or queue.empty_deadline is not None:
             return
-        deadline = min(max(c.queue_entered_at, since) + leave_s for c in queue.calls.values())
+        waiting = [c for c in queue.calls.values() if CALLBACK_FLAG not in c.flags]
+        if not waiting:
+            return
+        deadline = min(max(c.queue_entered_at, since) + leave_s for c in waiting)
         queue.empty_deadline = deadline
         queue.empty_gen = self.next_gen()
         self.timers.push(
@@ -531,6 +548,8 @@ class Dispatcher:
         if queue.members or leave_s is None or since is None:
             return
         for call in list(queue.calls.values()):
+            if CALLBACK_FLAG in call.flags:
+                continue  # a call-back request waits for an operator, however long
             if max(call.queue_entered_at, since) + leave_s <= now:
                 wait_s = self.take_out(call, now, CancelReason.CALL_LEFT_QUEUE)
                 self._exit_by_rule(

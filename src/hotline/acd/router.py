@@ -48,6 +48,12 @@ Cost per event
     strategy looks at those candidates only.  Timers are one heap with lazy
     deletion (:mod:`~hotline.acd.timers`).
 
+Modules
+    The supervisor controls live in :mod:`~hotline.acd.router_control`, the
+    snapshots in :mod:`~hotline.acd.router_status`, call-backs and
+    operator-first outbound calls in :mod:`~hotline.acd.router_outbound` (the
+    engine's base classes); the mechanism in :mod:`~hotline.acd.dispatch`.
+
 Races with the driver
     After a :class:`~hotline.acd.decisions.CancelOffer` the offer does not
     exist any more: an answer or refusal for it raises
@@ -74,27 +80,23 @@ from collections.abc import Mapping
 from hotline.acd.agent import OperatorInput, OperatorState, next_operator_state
 from hotline.acd.decisions import (
     CallbackScheduled,
-    CallOverflowed,
     CancelReason,
     Decision,
     OfferFailed,
 )
-from hotline.acd.dispatch import Dispatcher
+from hotline.acd.dispatch import CALLBACK_FLAG, Dispatcher
 from hotline.acd.model import (
     MAX_LEVEL,
-    MAX_PRIORITY,
     MIN_LEVEL,
-    MIN_PRIORITY,
     EngineLimits,
     OperatorProfile,
     Outcome,
-    OverflowReason,
     QueueConfig,
     RejectReason,
 )
 from hotline.acd.records import CallRecord, OperatorRecord, QueueRecord
-from hotline.acd.sla import abandon_outcome, estimated_wait_s
-from hotline.acd.status import CallStatus, OperatorStatus, QueueStatus
+from hotline.acd.router_outbound import RouterOutbound
+from hotline.acd.sla import abandon_outcome
 from hotline.acd.strategies import StrategyRegistry, default_registry
 from hotline.acd.transfers import OpenTransfer, TransferBook
 from hotline.core.errors import LimitExceededError, LocalProtocolError
@@ -106,7 +108,7 @@ _I = OperatorInput
 _S = OperatorState
 
 
-class AcdEngine:
+class AcdEngine(RouterOutbound):
     """Routes waiting calls to operators; see the module docstring for the rules."""
 
     def __init__(
@@ -177,6 +179,8 @@ class AcdEngine:
         queue.configure(config, strategy)
         self._roster.link_queue(queue)
         for call in queue.calls.values():
+            if CALLBACK_FLAG in call.flags:
+                continue  # a parked call-back request has no timers
             call.timer_gen = self._core.next_gen()
             self._core.arm_call_timers(call, config, now, entering=False)
             if call.dispatchable:
@@ -284,7 +288,8 @@ class AcdEngine:
         op.wrap_up_s = queue.config.wrap_up_s
         self._roster.transition(op, _I.ANSWER, now, call_id)
         wait_s = self._core.take_out(call, now, CancelReason.ANSWERED_ELSEWHERE)
-        self._core.emit_left(call, queue, Outcome.ANSWERED, wait_s, now, operator_id)
+        if CALLBACK_FLAG not in call.flags:  # a call-back's visit had its outcome already
+            self._core.emit_left(call, queue, Outcome.ANSWERED, wait_s, now, operator_id)
         del self._calls[call_id]
         self._core.settle(now)
 
@@ -467,50 +472,6 @@ class AcdEngine:
 
     # == supervisor actions =====================================================
 
-    def move_call(self, call_id: CallId, queue_id: QueueId, now: float) -> None:
-        """Move a waiting call to another queue; it keeps its place (entry time)."""
-        self._core.advance(now)
-        call = self._call(call_id)
-        target = self._queue(queue_id)
-        if call.queue_id == queue_id:
-            raise LocalProtocolError(f"call {call_id} is already in queue {queue_id}")
-        queue = self._queues[call.queue_id]
-        wait_s = self._core.take_out(call, now, CancelReason.CALL_MOVED)
-        self._core.emit_left(call, queue, Outcome.OVERFLOWED, wait_s, now)
-        self._outbox.append(
-            CallOverflowed(call_id, call.queue_id, queue_id, OverflowReason.SUPERVISOR, now)
-        )
-        self._core.enter(call, target, now, forced=True)
-        self._core.settle(now)
-
-    def set_call_priority(self, call_id: CallId, priority: int, now: float) -> None:
-        """Change a waiting call's priority (the repeat-caller bump still applies)."""
-        self._core.advance(now)
-        self._check_priority(priority)
-        call = self._call(call_id)
-        queue = self._queues[call.queue_id]
-        dispatchable = call.dispatchable
-        self._core.hold(call)
-        queue.line.remove(call.key())
-        call.base_priority = priority
-        call.priority = self._core.effective_priority(call, queue.config)
-        queue.line.add(call.key())
-        if dispatchable:
-            self._core.release(call)
-        self._core.settle(now)
-
-    def assign_call(self, call_id: CallId, operator_id: OperatorId, now: float) -> None:
-        """Offer a waiting call to a named READY operator (skills and delays aside)."""
-        self._core.advance(now)
-        call = self._call(call_id)
-        op = self._roster.get(operator_id)
-        if op.state is not _S.READY:
-            raise LocalProtocolError(f"operator {operator_id} is {op.state.value}, not ready")
-        self._core.hold(call)
-        self._core.withdraw(call, now, CancelReason.REASSIGNED)
-        self._core.offer(call, [op], now)
-        self._core.settle(now)
-
     def set_operator_state(
         self, operator_id: OperatorId, state: OperatorState, now: float, reason: str = "supervisor"
     ) -> None:
@@ -524,78 +485,7 @@ class AcdEngine:
         else:
             raise LocalProtocolError(f"a supervisor cannot set state {state.value}")
 
-    # == queries ================================================================
-
-    def queue_status(self, queue_id: QueueId, now: float) -> QueueStatus:
-        """A snapshot of one queue (call :meth:`handle_timer` first to be current)."""
-        queue = self._queue(queue_id)
-        oldest = min((c.queue_entered_at for c in queue.calls.values()), default=None)
-        aht = queue.handle.mean_s
-        return QueueStatus(
-            queue_id=queue_id,
-            waiting=len(queue.calls),
-            ringing=len(queue.calls) - queue.line.dispatchable,
-            logged_in=len(queue.members),
-            staffed=queue.staffed,
-            idle=queue.idle_total,
-            oldest_wait_s=None if oldest is None else now - oldest,
-            aht_s=aht,
-            estimated_wait_s=estimated_wait_s(len(queue.calls) + 1, aht, queue.staffed),
-        )
-
-    def call_status(self, call_id: CallId, now: float) -> CallStatus:
-        """A snapshot of one waiting call."""
-        call = self._call(call_id)
-        return CallStatus(
-            call_id=call_id,
-            queue_id=call.queue_id,
-            position=self._queues[call.queue_id].line.position(call.key()),
-            wait_s=now - call.queue_entered_at,
-            total_wait_s=now - call.entered_at,
-            priority=call.priority,
-            offered_to=tuple(call.offered_to),
-            required_skills=dict(call.required_skills),
-            flags=call.flags,
-        )
-
-    def operator_status(self, operator_id: OperatorId) -> OperatorStatus:
-        """A snapshot of one operator."""
-        op = self._roster.get(operator_id)
-        delayed = op.state is _S.READY and not op.idle
-        return OperatorStatus(
-            operator_id=operator_id,
-            state=op.state,
-            reason=op.reason,
-            available=op.idle,
-            available_at=op.available_at if delayed else None,
-            offered_call=op.offer_call,
-            talking_call=op.talk_call,
-            calls_today=op.calls_today,
-            talk_today_s=op.talk_today_s,
-            queues=dict(op.levels),
-        )
-
-    def waiting_calls(self) -> tuple[CallId, ...]:
-        """Every call in the router, in arrival order."""
-        return tuple(self._calls)
-
-    def operators(self) -> tuple[OperatorId, ...]:
-        """Every operator the router knows, logged in or not."""
-        return tuple(self._roster.operators)
-
     # == helpers ================================================================
-
-    def _queue(self, queue_id: QueueId) -> QueueRecord:
-        queue = self._queues.get(queue_id)
-        if queue is None:
-            raise LocalProtocolError(f"unknown queue {queue_id}")
-        return queue
-
-    def _call(self, call_id: CallId) -> CallRecord:
-        call = self._calls.get(call_id)
-        if call is None:
-            raise LocalProtocolError(f"call {call_id} is not waiting in any queue")
-        return call
 
     def _offer_of(
         self, call_id: CallId, operator_id: OperatorId
@@ -605,11 +495,6 @@ class AcdEngine:
         if call is None or operator_id not in call.offered_to:
             raise LocalProtocolError(f"no offer of call {call_id} to operator {operator_id}")
         return call, op
-
-    @staticmethod
-    def _check_priority(priority: int) -> None:
-        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
-            raise LocalProtocolError(f"priority must be {MIN_PRIORITY}..{MAX_PRIORITY}")
 
     def _simple(
         self, operator_id: OperatorId, event: OperatorInput, now: float, reason: str

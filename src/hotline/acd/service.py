@@ -27,9 +27,10 @@ from typing import Protocol
 import structlog
 
 from hotline.acd.agent import OperatorState
-from hotline.acd.decisions import Decision
+from hotline.acd.decisions import Decision, OperatorStateChanged
 from hotline.acd.model import OperatorProfile, QueueConfig, RejectReason
 from hotline.acd.router import AcdEngine
+from hotline.acd.status import CallStatus, OperatorStatus, QueueStatus
 from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId
 
@@ -71,6 +72,8 @@ class AcdService:
         self._clock = clock
         self._last_now = float("-inf")
         self._profiles: dict[OperatorId, OperatorProfile] = {}
+        self._configs: dict[QueueId, QueueConfig] = {}
+        self._since: dict[OperatorId, float] = {}
         self._phones_up: set[OperatorId] = set()
         self._pumping = False
         self._timer: asyncio.TimerHandle | None = None
@@ -103,6 +106,7 @@ class AcdService:
 
     def add_queue(self, config: QueueConfig) -> None:
         self.engine.add_queue(config, self._now())
+        self._configs[config.queue_id] = config
         self._pump()
 
     def set_operators(self, profiles: Iterable[OperatorProfile]) -> None:
@@ -217,6 +221,128 @@ class AcdService:
         finally:
             self._pump()
 
+    # -- call-backs and outbound calls (router_outbound) -------------------------------------
+
+    def entered_at(self, call_id: CallId) -> float | None:
+        """When the waiting call first joined a queue (its place), None when not waiting."""
+        now = self._now()
+        try:
+            return now - self.engine.call_status(call_id, now).total_wait_s
+        except LocalProtocolError:
+            return None
+
+    def callback_requested(self, call_id: CallId) -> None:
+        """The waiting caller asked for a call-back: its visit ends (outcome callback)."""
+        try:
+            self.engine.callback_requested(call_id, self._now())
+        finally:
+            self._pump()
+
+    def callback_queued(self, call_id: CallId, queue_id: QueueId, *, entered_at: float) -> None:
+        """Park a call-back request at the place ``entered_at`` (monotonic seconds)."""
+        try:
+            self.engine.callback_queued(call_id, queue_id, self._now(), entered_at=entered_at)
+        finally:
+            self._pump()
+
+    def callback_cancelled(self, call_id: CallId) -> None:
+        try:
+            self.engine.callback_cancelled(call_id, self._now())
+        finally:
+            self._pump()
+
+    def outbound_reserve(self, call_id: CallId, operator_id: OperatorId) -> None:
+        """Reserve a READY operator for its click-to-call (LocalProtocolError: not ready)."""
+        try:
+            self.engine.outbound_reserve(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    def outbound_answered(self, call_id: CallId, operator_id: OperatorId) -> None:
+        try:
+            self.engine.outbound_answered(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    def outbound_failed(self, call_id: CallId, operator_id: OperatorId) -> None:
+        try:
+            self.engine.outbound_failed(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    # -- supervisor controls and snapshots (calls.actions) -------------------------------------
+
+    def move_call(self, call_id: CallId, queue_id: QueueId) -> None:
+        try:
+            self.engine.move_call(call_id, queue_id, self._now())
+        finally:
+            self._pump()
+
+    def set_call_priority(self, call_id: CallId, priority: int) -> None:
+        try:
+            self.engine.set_call_priority(call_id, priority, self._now())
+        finally:
+            self._pump()
+
+    def assign_call(self, call_id: CallId, operator_id: OperatorId) -> None:
+        try:
+            self.engine.assign_call(call_id, operator_id, self._now())
+        finally:
+            self._pump()
+
+    def set_operator_state(
+        self, operator_id: OperatorId, state: OperatorState, reason: str = "supervisor"
+    ) -> None:
+        """READY, NOT_READY(reason) or LOGGED_OUT; a logged-out operator is logged in first."""
+        try:
+            now = self._now()
+            known = self.operator_state(operator_id)
+            if known is OperatorState.LOGGED_OUT and state is not OperatorState.LOGGED_OUT:
+                profile = self._profiles.get(operator_id)
+                if profile is None:
+                    raise LocalProtocolError(f"unknown operator {operator_id}")
+                self.engine.operator_login(profile, now, ready=state is OperatorState.READY)
+                if state is OperatorState.NOT_READY:
+                    self.engine.set_not_ready(operator_id, reason, now)
+                return
+            self.engine.set_operator_state(operator_id, state, now, reason)
+        finally:
+            self._pump()
+
+    def wrapup_done(self, operator_id: OperatorId) -> None:
+        try:
+            self.engine.wrapup_done(operator_id, self._now())
+        finally:
+            self._pump()
+
+    def queue_configs(self) -> tuple[QueueConfig, ...]:
+        """The queues added through this service, in order."""
+        return tuple(self._configs.values())
+
+    def queue_status(self, queue_id: QueueId) -> QueueStatus:
+        return self.engine.queue_status(queue_id, self._now())
+
+    def call_status(self, call_id: CallId) -> CallStatus:
+        return self.engine.call_status(call_id, self._now())
+
+    def operator_status(self, operator_id: OperatorId) -> OperatorStatus:
+        return self.engine.operator_status(operator_id)
+
+    def operator_ids(self) -> tuple[OperatorId, ...]:
+        """Operators the node knows (configured or seen by the router)."""
+        return tuple(dict.fromkeys((*self._profiles, *self.engine.operators())))
+
+    def waiting_calls(self) -> tuple[CallId, ...]:
+        return self.engine.waiting_calls()
+
+    def state_since(self, operator_id: OperatorId) -> float | None:
+        """When (monotonic seconds) the operator's state last changed, None if never seen."""
+        return self._since.get(operator_id)
+
+    def monotonic(self) -> float:
+        """The service's time base now."""
+        return self._now()
+
     # -- phones ---------------------------------------------------------------------------------
 
     def sync_phones(self, registered: Collection[OperatorId]) -> None:
@@ -277,6 +403,8 @@ class AcdService:
         try:
             while (decision := self.engine.next_decision()) is not None:
                 self.decisions_total += 1
+                if isinstance(decision, OperatorStateChanged):
+                    self._since[decision.operator_id] = decision.at
                 if self.handler is None:
                     continue
                 try:

@@ -24,6 +24,9 @@ The simulated world
       When the plan rises again, leaving operators stay before new ones log in.
     * Every simulated midnight the day's counters (fewest calls, least talk
       time) are reset, as the live driver does.
+    * An ``observer`` (:mod:`~hotline.acd.sim_facts`) sees every router
+      decision, arrival and end of call, in order: enough to write the event
+      log a live day would leave (and to check the reports against the counts).
 
 Order of simultaneous events
     Midnight, plan changes, interval boundaries, then the router's timers, then ends
@@ -53,6 +56,7 @@ from hotline.acd.decisions import CallLeftQueue, CallQueued, OfferCall, Operator
 from hotline.acd.model import MAX_LEVEL, MIN_LEVEL, OperatorProfile, Outcome, QueueConfig
 from hotline.acd.router import AcdEngine
 from hotline.acd.sim_draw import MAX_SIMULATED_DAYS, CallSpec
+from hotline.acd.sim_facts import SimCallArrived, SimCallEnded, SimObserver
 from hotline.acd.sim_input import DAY_S, Forecast, SimInputError, StaffingRow, format_clock
 from hotline.acd.sim_stats import IntervalResult, Tally
 from hotline.core.errors import LocalProtocolError
@@ -198,6 +202,7 @@ class Simulation:
         seed: int = 0,
         operator_level: int = MAX_LEVEL,
         drain_s: float = float(DAY_S),
+        observer: SimObserver | None = None,
     ) -> None:
         if not MIN_LEVEL <= operator_level <= MAX_LEVEL:
             raise ValueError(f"operator_level must be {MIN_LEVEL}..{MAX_LEVEL}")
@@ -208,6 +213,7 @@ class Simulation:
                 raise ValueError("calls must be in arrival order")
         self._qid = queue.queue_id
         self._norm_s = queue.sl_norm_s
+        self._observer = observer
         self._calls = calls
         self._grid = grid
         self._level = operator_level
@@ -289,11 +295,17 @@ class Simulation:
             elif t_event == now:
                 _, kind, _, index, operator = heapq.heappop(events)
                 if kind == _Kind.TALK_END:
+                    if self._observer is not None:
+                        self._observer(
+                            now, SimCallEnded(CallId(f"c{index}"), OperatorId(operator), now)
+                        )
                     engine.call_ended(OperatorId(operator), now)
                     self._absorb()
                 elif self._outcome[index] is None:  # HANG_UP of a call still waiting
                     engine.call_abandoned(CallId(f"c{index}"), now)
                     self._absorb()
+                    if self._observer is not None:
+                        self._observer(now, SimCallEnded(CallId(f"c{index}"), None, now))
             else:
                 self._arrive(now)
         if until_s > self._now and math.isfinite(until_s):
@@ -383,6 +395,8 @@ class Simulation:
         self._outcome.append(None)
         self._wait.append(None)
         self._tallies[slot].offered += 1
+        if self._observer is not None:
+            self._observer(now, SimCallArrived(CallId(f"c{index}"), self._qid, now))
         self._engine.call_arrived(CallId(f"c{index}"), self._qid, now, priority=spec.priority)
         self._absorb()
         if spec.patience_s is not None and self._outcome[index] is None:
@@ -441,6 +455,8 @@ class Simulation:
     def _absorb(self) -> None:
         engine = self._engine
         while (decision := engine.next_decision()) is not None:
+            if self._observer is not None:
+                self._observer(self._now, decision)
             if isinstance(decision, OperatorStateChanged):
                 self._operator_changed(decision)
             elif isinstance(decision, OfferCall):

@@ -21,30 +21,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.acd.model import OperatorProfile, QueueConfig
 from hotline.acd.router import AcdEngine
 from hotline.acd.service import AcdService
+from hotline.app.cli_kb import build_matcher, stored_to_entries
 from hotline.app.demo import DEMO_TOPICS
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipService
+from hotline.bot.asr_vosk import VoskRecognizer
 from hotline.bot.normalize import Normalizer
+from hotline.bot.ports import AnswerMatcher
 from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import EngineName, EngineUnavailableError
 from hotline.bot.tts_engines import create_synthesizer
+from hotline.bot.vad import VadEngine
+from hotline.bot.vad_engines import create_vad
+from hotline.calls.actions import LiveActions
 from hotline.calls.controller import CallController
+from hotline.calls.ctl_bot import BotCalls, BotEngines
+from hotline.calls.ctl_dialout import wire_outbound
 from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
-from hotline.calls.ctl_ports import FixedRouting, PhoneContact, Route
+from hotline.calls.ctl_org_transfer import wire_org_transfers
+from hotline.calls.ctl_ports import EventSink, FixedRouting, PhoneContact, Route
 from hotline.calls.ctl_queue import build_queue_phrases
 from hotline.calls.trunks import TrunkConfig, TrunkTable
+from hotline.core.bus import EventBus
 from hotline.core.clock import Clock
 from hotline.core.errors import HotlineError, RemoteProtocolError
 from hotline.core.ids import OperatorId, QueueId, TopicId
@@ -61,7 +75,9 @@ from hotline.sip.useragent import UserAgent
 from hotline.store.accounts import AccountsRepository
 from hotline.store.db import Database
 from hotline.store.events import DEFAULT_JOURNAL_NAME, EventStore
+from hotline.store.kb import StandardAnswersRepository, StoredAnswer
 from hotline.store.organisations import OrganisationsRepository
+from hotline.web.live_events import PublishingSink
 
 __all__ = [
     "GENERAL_QUEUE",
@@ -78,9 +94,14 @@ log = structlog.get_logger("hotline.calls.service")
 
 GENERAL_QUEUE: Final = QueueId("general")
 SERVICE_NUMBER: Final = "122"
+OPERATOR_ROLE: Final = "operator"
+"""The user role whose SIP accounts are ACD agents (:func:`operator_profiles`)."""
 PHONE_POLL_S: Final = 1.0
 PROMPT_CODECS: Final = ("PCMA", "PCMU")
 TTS_CACHE_DIR: Final = Path("prompts") / "tts"
+BOT_EMBEDDINGS: Final = Path("prompts") / "kb-embeddings.npz"
+"""The standard answers' sentence embeddings, cached under the data directory."""
+ASR_MODEL_DIR_ENV: Final = "HOTLINE_ASR_MODEL_DIR"
 """Rendered speech, under the data directory."""
 
 
@@ -115,10 +136,18 @@ def default_queues() -> list[QueueConfig]:
 
 
 def operator_profiles(repo: AccountsRepository) -> list[OperatorProfile]:
-    """ACD profiles of the enabled operators (blocking: call in a thread)."""
+    """ACD profiles of the enabled operators (blocking: call in a thread).
+
+    A SIP account linked to a user whose role is not ``operator`` (a
+    supervisor's phone, rung for monitoring) is not an ACD agent: it is left
+    out.  An account linked to no user (a fixed phone) is an operator.
+    """
+    roles = {user.id: user.role for user in repo.users()}
     profiles = []
     for op in repo.operators():
         if not op.enabled:
+            continue
+        if op.user_id is not None and roles.get(op.user_id, OPERATOR_ROLE) != OPERATOR_ROLE:
             continue
         skills = {
             name: level
@@ -183,6 +212,32 @@ def _encode_prompts(rendered: dict[str, Path]) -> dict[tuple[str, str], EncodedP
     return encoded
 
 
+def _approved_answers(db: Database) -> list[StoredAnswer]:
+    """The enabled standard answers (blocking: call in a thread)."""
+    try:
+        return StandardAnswersRepository(db).list(enabled_only=True)
+    except SQLAlchemyError as exc:  # an older database without the table: no answers
+        log.error("standard answers not loaded", error=str(exc))
+        return []
+
+
+def _asr_model_dir() -> Path | None:
+    """The speech recognition model (``HOTLINE_ASR_MODEL_DIR``; docs/asr.md), if configured."""
+    configured = os.environ.get(ASR_MODEL_DIR_ENV, "").strip()
+    return Path(configured) if configured else None
+
+
+def _answer_matcher(stored: Sequence[StoredAnswer], cache: Path) -> AnswerMatcher | None:
+    """The standard answers' matcher (blocking: embeds the answers once), None if it fails."""
+    try:
+        return build_matcher(stored_to_entries(stored), cache)
+    except (HotlineError, OSError) as exc:
+        log.error(
+            "answer matcher not available: the assistant hands every call over", error=str(exc)
+        )
+        return None
+
+
 def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
     return asyncio.get_running_loop().call_later(delay_s, callback)
 
@@ -215,8 +270,17 @@ class CallService:
 
     name = "calls"
 
-    def __init__(self, settings: Settings, db: Database, clock: Clock, sip: SipService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        sip: SipService,
+        *,
+        bus: EventBus | None = None,
+    ) -> None:
         self._settings = settings
+        self._clock = clock
         self._db = db
         self._sip = sip
         self.media = MediaEngine(
@@ -230,13 +294,15 @@ class CallService:
             AcdEngine(), clock, auto_ready_on_register=settings.acd.auto_ready_on_register
         )
         self.events = EventStore(db, settings.data_dir / DEFAULT_JOURNAL_NAME, clock=clock)
+        # Every event also goes on the bus, for the web workplace's live socket.
+        sink: EventSink = PublishingSink(self.events, bus) if bus is not None else self.events
         self.phones = RegistrarPhones(sip.endpoint)
         self.trunks = TrunkTable()
         self.external = ExternalRedirector(
             media=self.media,
             trunks=self.trunks,
             directory=DirectoryMap(),
-            events=self.events,
+            events=sink,
             clock=clock,
         )
         self.menu = IvrRunner(
@@ -254,14 +320,29 @@ class CallService:
             routing=FixedRouting(
                 {SERVICE_NUMBER: Route(GENERAL_QUEUE, TopicId("general"), menu=self.menu)}
             ),
-            events=self.events,
+            events=sink,
             clock=clock,
             max_calls=settings.max_calls,
         )
         self.acd.handler = self.controller
         self.menu.attach(self.controller)
         self.controller.external = self.external
+        self.outbound = wire_outbound(
+            self.controller, acd=self.acd, media=self.media, phones=self.phones,
+            trunks=self.trunks, clock=clock,
+        )  # fmt: skip
+        organisations = wire_org_transfers(
+            self.external, self.controller.transfers, self.acd, self.controller
+        )
+        self.actions = LiveActions(
+            controller=self.controller, acd=self.acd, clock=clock, outbound=self.outbound,
+            consult=self.controller.attended, monitor=self.controller.monitors,
+            organisations=organisations,
+        )  # fmt: skip
+        """The web workplace's :class:`~hotline.calls.api.CallActions` and ``QueueActions``."""
         self.ua: UserAgent | None = None
+        self.bot: BotCalls | None = None  # the voice assistant (ctl_bot), made on start
+        self._bot_closers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_media_event(self, event: MediaEvent) -> None:
@@ -286,6 +367,7 @@ class CallService:
             self.menu.flow, prompts_dir, extra_texts=phrases.texts()
         )
         self.menu.set_prompts(prompts)
+        await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
@@ -300,6 +382,53 @@ class CallService:
             media_host=self.media.host,
             operators=len(profiles),
             auto_ready=self.acd.auto_ready_on_register,
+        )
+
+    async def _start_bot(self, directory: Path) -> None:
+        """The voice assistant behind the menu's ``bot`` node; its engines load in the background.
+
+        Until the recogniser, the detector and the matcher are ready (and when
+        one is missing) the assistant tells the caller it is unavailable and
+        hands the call to an operator.
+        """
+        stored = await asyncio.to_thread(_approved_answers, self._db)
+        normalizer = await asyncio.to_thread(Normalizer)
+        synthesizer = create_synthesizer(EngineName.ESPEAK_NG)
+        speech = await asyncio.to_thread(SpeechCache, directory, synthesizer, normalizer=normalizer)
+        self._bot_closers += [speech.aclose, synthesizer.aclose]
+        self.bot = BotCalls(
+            media=self.media,
+            engines=BotEngines(speech=speech, answers={a.id: a.answer for a in stored}.get),
+            clock=self._clock,
+            call_later=_call_later,
+            calls=self.controller.call,
+            events=self.controller.events,
+        )
+        self.bot.attach(self.menu)
+        self.menu.bot = self.bot
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._load_bot(self.bot, stored), name="bot-engines"))
+
+    async def _load_bot(self, bot: BotCalls, stored: Sequence[StoredAnswer]) -> None:
+        """Render the assistant's phrases, load the recogniser and the matcher, then use them."""
+        await bot.warm_up()
+        recognizer = VoskRecognizer(_asr_model_dir())
+        self._bot_closers.append(recognizer.aclose)
+        matcher = None
+        if await recognizer.start() and stored:
+            cache = self._settings.data_dir / BOT_EMBEDDINGS
+            matcher = await asyncio.to_thread(_answer_matcher, stored, cache)
+        bot.engines = replace(
+            bot.engines,
+            recognizer=recognizer,
+            vad=functools.partial(create_vad, VadEngine.SILERO),
+            matcher=matcher,
+        )
+        log.info(
+            "voice assistant ready",
+            answers=len(stored),
+            listening=bot.engines.complete,
+            problem=recognizer.problem,
         )
 
     async def _load_redirects(self, repo: AccountsRepository) -> None:
@@ -321,9 +450,11 @@ class CallService:
         self.media.refuse_new()
 
     def active(self) -> int:
-        return self.controller.active()
+        return self.controller.active() + self.outbound.dialer.active()
 
     async def stop(self) -> None:
+        self.outbound.callbacks.close()  # first: ending calls parks no new request
+        await self.outbound.dialer.close()
         await self.controller.close()
         await self.external.settle()
         await self.acd.stop()
@@ -331,6 +462,10 @@ class CallService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.bot is not None:  # its engines' loader was cancelled above
+            await self.bot.aclose()
+        for close in self._bot_closers:
+            await close()
         await self.media.close()  # recordings finished: their events are appended
         self.events.stop()
         if self._tasks:
@@ -338,6 +473,21 @@ class CallService:
                 await asyncio.wait_for(self._tasks[0], timeout=10.0)
         self._tasks.clear()
         self.events.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _IdleBot:
+    """The voice assistant's figures before it is made (start-up)."""
+
+    sessions_total: int = 0
+    sessions_refused: int = 0
+    errors: int = 0
+
+    def active(self) -> int:
+        return 0
+
+
+_NO_BOT: Final = _IdleBot()
 
 
 class CallCollector(Collector):
@@ -349,6 +499,7 @@ class CallCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         s = self._service
         ctl, media, store = s.controller, s.media.metrics, s.events
+        bot = s.bot if s.bot is not None else _NO_BOT
         counters = {
             "hotline_calls": ("Inbound calls accepted", ctl.calls_total),
             "hotline_calls_refused": ("Inbound calls refused at the node limit", ctl.calls_refused),
@@ -366,6 +517,12 @@ class CallCollector(Collector):
             ),
             "hotline_events_written": ("Events written to the database", store.written_total),
             "hotline_events_journaled": ("Events written to the journal", store.journaled_total),
+            "hotline_bot_sessions": ("Calls taken by the voice assistant", bot.sessions_total),
+            "hotline_bot_sessions_refused": (
+                "Calls the voice assistant could not take (capacity)",
+                bot.sessions_refused,
+            ),
+            "hotline_bot_errors": ("Voice assistant steps that failed", bot.errors),
         }
         for name, (help_text, value) in counters.items():
             family = CounterMetricFamily(name, help_text)
@@ -374,6 +531,7 @@ class CallCollector(Collector):
         gauges = {
             "hotline_calls_active": ("Calls in progress", ctl.active()),
             "hotline_ivr_calls_active": ("Calls in the voice menu", s.menu.active()),
+            "hotline_bot_calls_active": ("Calls with the voice assistant", bot.active()),
             "hotline_media_legs_active": ("Open media legs", media.legs_active),
             "hotline_acd_waiting_calls": ("Calls waiting in queues", s.acd.active()),
             "hotline_events_pending": ("Events waiting for the writer", store.pending),

@@ -11,6 +11,7 @@ import typer
 from hotline import __version__
 from hotline.app.cli_acd import register as _register_acd
 from hotline.app.cli_demo import register as _register_demo
+from hotline.app.cli_kb import register as _register_kb
 from hotline.app.cli_report import register as _register_report
 from hotline.app.cli_staffing import register as _register_staffing
 from hotline.app.retention import register as _register_retention
@@ -107,10 +108,12 @@ def init(
         load_demo,
         load_demo_organisations,
         load_demo_queues,
+        load_demo_standard_answers,
         write_credentials,
     )
     from hotline.store.accounts import AccountsRepository
     from hotline.store.db import Database
+    from hotline.store.kb import StandardAnswersRepository
     from hotline.store.organisations import OrganisationsRepository
     from hotline.store.queues import QueuesRepository
 
@@ -133,15 +136,18 @@ def init(
         repo = AccountsRepository(db)
         queues = QueuesRepository(db)
         organisations = OrganisationsRepository(db)
+        answers = StandardAnswersRepository(db)
         if existed:
             repo.clear()
             queues.clear()
             organisations.clear()
+            answers.clear()
         typer.echo(f"hotline: database ready ({_safe_url(db.url)})")
         if demo:
             accounts = load_demo(repo, password=demo_password)
             load_demo_queues(queues)
             load_demo_organisations(organisations)
+            load_demo_standard_answers(answers)
             creds = settings.data_dir / "demo-credentials.txt"
             text = write_credentials(creds, accounts, sip_port=settings.sip_port)
             typer.echo(text)
@@ -158,6 +164,7 @@ def _safe_url(url: str) -> str:
 
 _register_acd(app)
 _register_demo(app)
+_register_kb(app)
 _register_report(app)
 _register_staffing(app)
 _register_retention(app)

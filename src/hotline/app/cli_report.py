@@ -9,7 +9,15 @@ Three commands read the event table of the database named by the settings
 * ``hotline report cdr``: call detail records, searchable by number, topic,
   operator and outcome; numbers masked unless ``--show-numbers``;
 * ``hotline report queue-log``: the queue events as an Asterisk-style
-  ``queue_log`` file.
+  ``queue_log`` file;
+* ``hotline report rebuild``: recompute the projections (call records and
+  15-minute rollups) from the raw events, for a period or for everything.
+
+``summary`` and ``cdr`` read the projections when they are current and can
+answer exactly (``--source auto``, the default; see
+:func:`hotline.reports.projection_report.projection_unusable`), otherwise
+the raw events; both give the same figures.  ``--source events`` forces the
+raw events, ``--source projections`` fails when they cannot answer.
 
 Dates are ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` in ``--tz`` (default
 UTC); ``--to`` with a date alone includes that whole day.  A bad date or
@@ -33,18 +41,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 
 from hotline.core.errors import ConfigurationError, RemoteProtocolError
-from hotline.reports.cdr import CdrFilter, CdrOutcome, build_cdrs
+from hotline.reports.cdr import (
+    CallDetailRecord,
+    CdrFilter,
+    CdrOutcome,
+    build_cdrs,
+    cdr_from_projection,
+)
 from hotline.reports.events import CallCentreEvent, event_from_record
 from hotline.reports.export import ReportTable, cdr_table, summary_table, to_csv, to_json, to_xlsx
 from hotline.reports.labels_ru import label
 from hotline.reports.metrics import compute_report
 from hotline.reports.metrics_config import Dimension, Interval, MetricsConfig, QueueNorms
+from hotline.reports.metrics_row import MetricRow
+from hotline.reports.projection import EventProjector, ms_of
+from hotline.reports.projection_report import projection_unusable, report_from_projections
 from hotline.reports.queue_log import queue_log_lines, render_queue_log
 
 if TYPE_CHECKING:
     from hotline.store.db import Database
 
-__all__ = ["EXIT_DATA", "EXIT_USAGE", "OutputFormat", "register", "report_app"]
+__all__ = ["EXIT_DATA", "EXIT_USAGE", "OutputFormat", "Source", "register", "report_app"]
 
 EXIT_USAGE: Final = 2
 EXIT_DATA: Final = 1
@@ -99,6 +116,12 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+class Source(StrEnum):
+    AUTO = "auto"
+    EVENTS = "events"
+    PROJECTIONS = "projections"
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     typer.echo(f"hotline report: {message}", err=True)
     return typer.Exit(code)
@@ -141,6 +164,13 @@ def _format(value: str) -> OutputFormat:
         return OutputFormat(value)
     except ValueError:
         raise _fail(f"unknown --format {value!r}: use table, csv, xlsx or json") from None
+
+
+def _source(value: str) -> Source:
+    try:
+        return Source(value)
+    except ValueError:
+        raise _fail(f"unknown --source {value!r}: use auto, events or projections") from None
 
 
 def _separator(value: str) -> str:
@@ -281,6 +311,10 @@ _Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to FILE.", dir_okay=False)
 ]
 _Sep = Annotated[str, typer.Option("--separator", help="CSV separator: ',' or ';'.")]
+_SourceOpt = Annotated[
+    str,
+    typer.Option("--source", help="auto (projections when they can answer), events, projections."),
+]
 
 
 @report_app.command("summary")
@@ -299,6 +333,7 @@ def summary(
     output: _Output = None,
     separator: _Sep = ",",
     tz_name: _Tz = "UTC",
+    source: _SourceOpt = "auto",
 ) -> None:
     """Every metric of docs/metrics.md for a period; timed-out calls on their own line."""
     lo, hi, tz = _period(start, end, tz_name)
@@ -318,13 +353,13 @@ def summary(
             raise _fail(
                 f"unknown --by {name!r}: use queue, topic, operator, trunk or direction"
             ) from None
+    wanted = _source(source)
     db = _database(ctx)
     try:
         config = _metrics_config(db, tz)
-        events = _events(db, lo, hi)
+        rows = _summary_rows(db, wanted, lo, hi, config, step, dims)
     finally:
         db.dispose()
-    rows = compute_report(events, start=lo, end=hi, config=config, interval=step, by=dims)
     table = summary_table(rows, tz=tz)
     _emit(table, chosen, output, sep, (*_GROUP_KEYS, *_SUMMARY_TERMINAL))
 
@@ -353,6 +388,7 @@ def cdr(
     output: _Output = None,
     separator: _Sep = ",",
     tz_name: _Tz = "UTC",
+    source: _SourceOpt = "auto",
 ) -> None:
     lo, hi, tz = _period(start, end, tz_name)
     chosen = _format(fmt)
@@ -367,24 +403,16 @@ def cdr(
             raise _fail(f"unknown --outcome {outcome!r}: use one of {names}") from None
     if number is not None and not any(c.isdigit() for c in number):
         raise _fail(f"bad --number {number!r}: give its digits")
-    db = _database(ctx)
-    try:
-        config = _metrics_config(db, tz)
-        # The store narrows by one criterion per event row; the filter below does the rest.
-        events = _events(
-            db,
-            lo,
-            hi,
-            lookback=timedelta(0),
-            topic=topic,
-            operator_id=operator if topic is None else None,
-        )
-    finally:
-        db.dispose()
+    chosen_source = _source(source)
     where = CdrFilter(
         start=lo, end=hi, number=number, topic=topic, operator_id=operator, outcome=wanted
     )
-    records = build_cdrs(events, end=hi, config=config, where=where)
+    db = _database(ctx)
+    try:
+        config = _metrics_config(db, tz)
+        records = _cdr_records(db, chosen_source, where, config)
+    finally:
+        db.dispose()
     table = cdr_table(
         records, show_numbers=show_numbers, tz=tz, russian_values=chosen is not OutputFormat.JSON
     )
@@ -415,6 +443,105 @@ def queue_log(
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_DATA) from None
     typer.echo(f"hotline report: {len(lines)} queue_log lines written to {output}", err=True)
+
+
+@report_app.command("rebuild")
+def rebuild(
+    ctx: typer.Context,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (or time); omit for everything.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (included).")] = None,
+    tz_name: _Tz = "UTC",
+) -> None:
+    """Recompute the projections (call records, 15-minute rollups) from the raw events."""
+    lo = hi = None
+    if (start is None) != (end is None):
+        raise _fail("give both --from and --to, or neither (everything)")
+    if start is not None and end is not None:
+        lo, hi, _tz = _period(start, end, tz_name)
+    from hotline.store.projections import Projections
+
+    db = _database(ctx)
+    try:
+        projections = Projections(EventProjector(_metrics_config(db, _zone(tz_name))))
+        calls = projections.rebuild(db, lo, hi)
+    finally:
+        db.dispose()
+    typer.echo(f"hotline report: projections of {calls} calls rebuilt", err=True)
+
+
+# -- projections or raw events -----------------------------------------------
+def _summary_rows(
+    db: Database,
+    wanted: Source,
+    lo: datetime,
+    hi: datetime,
+    config: MetricsConfig,
+    step: Interval | None,
+    dims: Sequence[Dimension],
+) -> tuple[MetricRow, ...]:
+    from hotline.store.event_queries import EventQueries
+    from hotline.store.projection_queries import ProjectionQueries
+
+    if wanted is not Source.EVENTS:
+        source = ProjectionQueries(db)
+        reason = (
+            projection_unusable(source, start=lo, end=hi, config=config, by=dims)
+            if source.is_current()
+            else "the projections are not current (run `hotline report rebuild`)"
+        )
+        if reason is None:
+            stored = EventQueries(db).operator_events_for_report(lo, hi) if not dims else []
+            try:
+                operator_events = [event_from_record(s) for s in stored]
+            except RemoteProtocolError as exc:
+                raise _fail(f"the event table holds a bad event: {exc}", EXIT_DATA) from None
+            return report_from_projections(
+                source,
+                start=lo,
+                end=hi,
+                config=config,
+                interval=step,
+                by=dims,
+                operator_events=operator_events,
+            )
+        if wanted is Source.PROJECTIONS:
+            raise _fail(f"the projections cannot answer: {reason}", EXIT_DATA)
+    events = _events(db, lo, hi)
+    return compute_report(events, start=lo, end=hi, config=config, interval=step, by=dims)
+
+
+def _cdr_records(
+    db: Database, wanted: Source, where: CdrFilter, config: MetricsConfig
+) -> tuple[CallDetailRecord, ...]:
+    from hotline.store.projection_queries import ProjectionQueries
+
+    assert where.start is not None and where.end is not None
+    if wanted is not Source.EVENTS:
+        source = ProjectionQueries(db)
+        if source.is_current():
+            rows = source.cdrs(
+                ms_of(where.start),
+                ms_of(where.end),
+                number=where.number,
+                topic=where.topic,
+                operator_id=where.operator_id,
+                outcome=where.outcome.value if where.outcome is not None else None,
+            )
+            return tuple(cdr_from_projection(r) for r in rows)
+        if wanted is Source.PROJECTIONS:
+            raise _fail("the projections are not current (run `hotline report rebuild`)", EXIT_DATA)
+    # The store narrows by one criterion per event row; the filter does the rest.
+    events = _events(
+        db,
+        where.start,
+        where.end,
+        lookback=timedelta(0),
+        topic=where.topic,
+        operator_id=where.operator_id if where.topic is None else None,
+    )
+    return build_cdrs(events, end=where.end, config=config, where=where)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,12 @@
 """``hotline init --demo``: the demo service of architecture.md.
 
-Loads operators with SIP accounts 1001–1005 and web logins, a supervisor, an
-administrator and an auditor, and a local test trunk that accepts calls to 122
-from the loopback network.  Prints the credentials and writes them to
+Loads operators with SIP accounts 1001–1005 and web logins, a supervisor (with
+the SIP account 2001 for its phone: monitoring rings it), an administrator and
+an auditor, and a local test trunk that accepts calls to 122 from the loopback
+network.  The supervisor's SIP account is an operator row linked to a user whose
+role is ``supervisor``: it registers and authenticates like an operator's phone,
+but the ACD never offers it calls
+(:func:`~hotline.app.callservice.operator_profiles`).  Prints the credentials and writes them to
 ``<data dir>/demo-credentials.txt`` (mode 0600).  Passwords are stored only as
 hashes: argon2id for web logins, digest HA1 (MD5 and SHA-256) for SIP.
 """
@@ -19,17 +23,20 @@ from argon2 import PasswordHasher
 
 from hotline.sip.digest import DigestAlgorithm, ha1
 from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
+from hotline.store.kb import StandardAnswersRepository
 from hotline.store.organisations import OrganisationsRepository, StoredOrganisation
 from hotline.store.queues import QueuesRepository, StoredQueue
 
 __all__ = [
     "DEMO_ORGANISATIONS",
+    "DEMO_PHONE_ACCOUNTS",
     "DEMO_QUEUES",
     "DEMO_REALM",
     "DemoAccount",
     "load_demo",
     "load_demo_organisations",
     "load_demo_queues",
+    "load_demo_standard_answers",
     "write_credentials",
 ]
 
@@ -46,6 +53,8 @@ DEMO_STAFF = (
     ("admin", "Администратор", "administrator", ()),
     ("auditor", "Аудитор министерства", "auditor", ()),
 )
+DEMO_PHONE_ACCOUNTS = {"supervisor": ("2001", "Старший смены")}
+"""Staff logins with a SIP account of their own: login → (extension, name)."""
 DEMO_TOPICS = ("social", "health", "education", "military", "services")
 # The demo's queues (architecture.md): one per topic and a general one for "0",
 # each with a 20 s answer norm and a 120 s maximum wait.
@@ -138,9 +147,10 @@ def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAcc
         accounts.append(DemoAccount("sip", ext, sip_pw, "operator phone", name))
     for login, name, role, permissions in DEMO_STAFF:
         pw = _password(password)
+        user_id = secrets.token_hex(8)
         repo.add_user(
             User(
-                id=secrets.token_hex(8),
+                id=user_id,
                 username=login,
                 display_name=name,
                 role=role,
@@ -151,6 +161,9 @@ def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAcc
             )
         )
         accounts.append(DemoAccount("web", login, pw, role, name))
+        if login in DEMO_PHONE_ACCOUNTS:
+            ext, phone_name = DEMO_PHONE_ACCOUNTS[login]
+            accounts.append(_add_phone(repo, user_id, ext, phone_name, _password(password), role))
     repo.add_trunk(
         Trunk(
             id=secrets.token_hex(8),
@@ -167,6 +180,25 @@ def load_demo(repo: AccountsRepository, *, password: str | None) -> list[DemoAcc
     return accounts
 
 
+def _add_phone(
+    repo: AccountsRepository, user_id: str, ext: str, name: str, sip_pw: str, role: str
+) -> DemoAccount:
+    """A SIP account (an operator row without skills) for a staff member's phone."""
+    repo.add_operator(
+        Operator(
+            id=secrets.token_hex(8),
+            name=name,
+            user_id=user_id,
+            sip_username=ext,
+            sip_realm=DEMO_REALM,
+            ha1_md5=ha1(ext, DEMO_REALM, sip_pw, DigestAlgorithm.MD5),
+            ha1_sha256=ha1(ext, DEMO_REALM, sip_pw, DigestAlgorithm.SHA256),
+            skills={},
+        )
+    )
+    return DemoAccount("sip", ext, sip_pw, f"{role} phone", name)
+
+
 def load_demo_queues(repo: QueuesRepository) -> None:
     """Insert the demo's queues."""
     for queue_id, name, topic in DEMO_QUEUES:
@@ -177,6 +209,13 @@ def load_demo_organisations(repo: OrganisationsRepository) -> None:
     """Insert the demo's directory of organisations."""
     for organisation in DEMO_ORGANISATIONS:
         repo.save(organisation)
+
+
+def load_demo_standard_answers(repo: StandardAnswersRepository) -> int:
+    """Insert the standard answers shipped with the package (R12b); return how many."""
+    from hotline.app.cli_kb import entries_to_stored, load_packaged_kb
+
+    return repo.import_answers(entries_to_stored(load_packaged_kb()), updated_by="demo")
 
 
 def write_credentials(path: Path, accounts: list[DemoAccount], *, sip_port: int) -> str:

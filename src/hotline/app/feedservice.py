@@ -16,8 +16,8 @@ delivery stops there, so nothing is ever delivered out of order.  All state
 is in the database, so a restarted node carries on.
 
 :func:`feed_routes` adds the read-only pull API ``GET /api/v1/feed?since=N``
-to the HTTP app (via ``create_ops_app(extra=...)``).  It has no
-authentication yet: that arrives with the web layer's auth (issue "web").
+to the HTTP app (an ``extra`` hook of ``create_web_app``).  It needs a
+logged-in user holding ``feed.read`` (auditors, supervisors, administrators).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import httpx
-from fastapi import FastAPI, Query, Response
+from fastapi import Depends, FastAPI, Query, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.core.clock import Clock
@@ -44,6 +44,8 @@ from hotline.reports.metrics_config import Dimension, MetricsConfig
 from hotline.store.db import Database
 from hotline.store.event_queries import EventQueries
 from hotline.store.feed_outbox import FeedOutbox, OutboxEntry, Rendered
+from hotline.web.auth import require
+from hotline.web.permissions import Permission
 
 __all__ = ["FeedPublisher", "feed_routes", "interval_floor"]
 
@@ -228,16 +230,21 @@ class FeedPublisher:
 
 
 def feed_routes(outbox: FeedOutbox) -> Callable[[FastAPI], None]:
-    """``extra`` hook for ``create_ops_app``: ``GET /api/v1/feed?since=N&limit=M``.
+    """``extra`` hook for ``create_web_app``: ``GET /api/v1/feed?since=N&limit=M``.
 
-    Read-only; no authentication until the web layer brings it.  Each item
-    carries the document as the exact signed string, its signature and seq.
+    Read-only, for holders of ``feed.read``.  Each item carries the document
+    as the exact signed string, its signature and seq.
     """
 
     def add(app: FastAPI) -> None:
-        @app.get("/api/v1/feed", tags=["feed"])
+        @app.get(
+            "/api/v1/feed",
+            tags=["feed"],
+            dependencies=[Depends(require(Permission.FEED_READ))],
+            summary="Signed feed documents after a sequence number",
+        )
         def feed(
-            since: int = Query(0, ge=0),
+            since: int = Query(0, ge=0, le=2**62),
             limit: int = Query(100, ge=1, le=500),
         ) -> Response:
             entries = outbox.since(since, limit=limit)

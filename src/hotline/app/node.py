@@ -11,7 +11,7 @@ import contextlib
 import signal
 import socket
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 import uvicorn
@@ -29,9 +29,11 @@ from hotline.app.sipservice import SipCollector, SipService
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock, SystemClock
 from hotline.store.db import Database
-from hotline.web.ops import create_ops_app
+from hotline.web.app import create_web_app
+from hotline.web.config import WebConfig, check_transport
+from hotline.web.workplace import workplace_hook
 
-__all__ = ["Component", "Node", "NodeState", "run_node"]
+__all__ = ["Component", "Node", "NodeState", "run_node", "web_config"]
 
 log = structlog.get_logger("hotline.node")
 
@@ -81,6 +83,32 @@ class _BusCollector(Collector):
         for stats in self._bus.stats():
             dropped.add_metric([stats.name], stats.dropped)
         yield dropped
+
+
+def web_config(settings: Settings) -> WebConfig:
+    """The web layer's configuration from the ``[web]`` settings."""
+    web = settings.web
+    return WebConfig(
+        tls_cert=web.tls_cert,
+        tls_key=web.tls_key,
+        behind_proxy=web.behind_proxy,
+        session_ttl_s=web.session_ttl_s,
+        session_idle_s=web.session_idle_s,
+        lockout_user_failures=web.lockout_user_failures,
+        lockout_source_failures=web.lockout_source_failures,
+        lockout_window_s=web.lockout_window_s,
+        api_docs=web.api_docs,
+    )
+
+
+def _uvicorn_options(settings: Settings, config: WebConfig) -> dict[str, Any]:
+    """HTTPS when a certificate is configured; forwarded headers behind a proxy."""
+    options: dict[str, Any] = {"proxy_headers": False}
+    if config.tls_cert is not None and config.tls_key is not None:
+        options |= {"ssl_certfile": str(config.tls_cert), "ssl_keyfile": str(config.tls_key)}
+    if config.behind_proxy:
+        options |= {"proxy_headers": True, "forwarded_allow_ips": settings.web.proxy_ips}
+    return options
 
 
 class _Server(uvicorn.Server):
@@ -145,25 +173,38 @@ class Node:
 
     async def run(self) -> None:
         """Serve until asked to stop; then drain and stop."""
+        web = web_config(self.settings)
+        check_transport(self.settings.http_host, web)
         db = Database(self.settings.database_url)
         await asyncio.to_thread(db.migrate)
         secret = load_or_create_secret(self.settings.data_dir)
         sip = SipService(self.settings, db, self.clock, secret)
         self.components.append(sip)
         self.registry.register(SipCollector(sip))
-        calls = CallService(self.settings, db, self.clock, sip)
+        calls = CallService(self.settings, db, self.clock, sip, bus=self.bus)
         self.components.append(calls)
         self.registry.register(CallCollector(calls))
         self.components.append(RetentionJob(db, self.settings, self.clock))
         feed = self._feed(db)
-        app = create_ops_app(
-            self,
-            self.registry,
+        app = create_web_app(
+            web,
+            db,
+            self.clock,
+            calls=calls.actions,
+            queues=calls.actions,
+            health=self,
+            registry=self.registry,
             version=__version__,
-            extra=feed_routes(feed.outbox) if feed is not None else None,
+            extra=[workplace_hook(self.bus), *([feed_routes(feed.outbox)] if feed else [])],
         )
         sock = self._bind_http()
-        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            **_uvicorn_options(self.settings, web),
+        )
         server = _Server(config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -177,7 +218,8 @@ class Node:
                 log.info(
                     "node started",
                     version=__version__,
-                    http=f"http://{self.settings.http_host}:{self.settings.http_port}",
+                    http=f"{'https' if web.tls else 'http'}://"
+                    f"{self.settings.http_host}:{self.settings.http_port}",
                     sip_port=self.settings.sip_port,
                 )
                 await self._stop.wait()

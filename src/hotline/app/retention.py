@@ -13,6 +13,10 @@ form the call detail records show (:func:`hotline.reports.cdr.mask_number`).
 * :class:`RetentionJob` is a node component that runs it every day at
   ``run_at_hour_utc`` (default 03:00 UTC), in a worker thread so that call
   handling never waits on it.
+
+A real run (not a dry run) also writes the audit log (R13, actor
+``retention``): one record per recording deleted (or found missing, or
+refused), and one record counting the events whose numbers were masked.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.reports.cdr import mask_number
+from hotline.store.audit import AuditAction, AuditLog
 from hotline.store.retention import RetentionAction, RetentionPolicy, RetentionResult
 
 if TYPE_CHECKING:
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RetentionJob",
+    "audit_retention",
     "mask_for_retention",
     "next_run_at",
     "policy_of",
@@ -73,7 +79,41 @@ def run_retention(
     from hotline.store.retention import RetentionStore
 
     store = RetentionStore(db, settings.recordings_path)
-    return store.run(policy_of(settings), now=now, mask=mask_for_retention, dry_run=dry_run)
+    result = store.run(policy_of(settings), now=now, mask=mask_for_retention, dry_run=dry_run)
+    if not dry_run:
+        audit_retention(AuditLog(db), result, now=now)
+    return result
+
+
+def audit_retention(audit: AuditLog, result: RetentionResult, *, now: datetime) -> int:
+    """Write a run's deletions to the audit log; returns how many records were added."""
+    added = 0
+    for e in result.entries:
+        if e.action is RetentionAction.NUMBERS_MASKED:
+            continue
+        audit.append(
+            at=now,
+            actor="retention",
+            role="system",
+            action=AuditAction.RETENTION_RECORDING_DELETED,
+            object=f"call:{e.call_id or '-'}",
+            details={"outcome": e.action.value, "event_id": e.event_id, "path": e.target},
+            reason=e.reason,
+        )
+        added += 1
+    masked = result.count(RetentionAction.NUMBERS_MASKED)
+    if masked:
+        audit.append(
+            at=now,
+            actor="retention",
+            role="system",
+            action=AuditAction.RETENTION_NUMBERS_MASKED,
+            object="events",
+            details={"events": masked},
+            reason="retention periods passed (see retention_log)",
+        )
+        added += 1
+    return added
 
 
 def next_run_at(now: datetime, hour_utc: int) -> datetime:

@@ -12,6 +12,7 @@ Names operators rely on (environment variable → field):
 ``HOTLINE_RTP_PORTS``      ``rtp_ports``        ``20000-20999``
 ``HOTLINE_RECORDINGS_DIR`` ``recordings_dir``   data dir / ``recordings``
 ``HOTLINE_LOG_FORMAT``     ``log_format``       ``json`` or ``console``
+``HOTLINE_ASR_MODEL_DIR``  ``asr_model_dir``    none (the voice assistant hands over)
 =========================  ===================  =================================
 
 Nested groups use ``__`` in the environment (``HOTLINE_ACD__AUTO_READY_ON_REGISTER``)
@@ -49,11 +50,13 @@ from hotline.core.errors import ConfigurationError
 
 __all__ = [
     "AcdSettings",
+    "BotSettings",
     "FeedSettings",
     "PortRange",
     "RetentionSettings",
     "Settings",
     "SipSettings",
+    "WebSettings",
     "load_settings",
 ]
 
@@ -145,6 +148,39 @@ class RetentionSettings(BaseModel):
     run_at_hour_utc: Annotated[int, Field(ge=0, le=23)] = 3
 
 
+class WebSettings(BaseModel):
+    """The web workplace (``[web]`` / ``HOTLINE_WEB__*``; docs/web.md).
+
+    Plain HTTP is served only on a loopback address, unless ``behind_proxy``
+    says that a reverse proxy terminates TLS in front of the node.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    behind_proxy: bool = False
+    proxy_ips: str = "127.0.0.1"  # whose X-Forwarded-* headers are trusted
+    session_ttl_s: Annotated[float, Field(ge=60, le=7 * 86400)] = 12 * 3600.0
+    session_idle_s: Annotated[float, Field(ge=60, le=7 * 86400)] = 30 * 60.0
+    lockout_user_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    lockout_source_failures: Annotated[int, Field(ge=1, le=100000)] = 20
+    lockout_window_s: Annotated[float, Field(ge=10, le=86400)] = 15 * 60.0
+    api_docs: bool = True
+
+
+class BotSettings(BaseModel):
+    """Voice assistant knobs (``[bot]`` / ``HOTLINE_BOT__*``; docs/asr.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    asr_max_sessions: Annotated[int, Field(ge=1, le=1000)] = 20
+    asr_workers: Annotated[int, Field(ge=1, le=256)] | None = None  # None: one per CPU
+    vad_engine: Literal["silero", "webrtc"] = "silero"  # webrtc is also the automatic fallback
+    vad_webrtc_mode: Annotated[int, Field(ge=0, le=3)] = 3
+    end_silence_ms: Annotated[int, Field(ge=200, le=5000, multiple_of=20)] = 700
+    vad_min_speech_ms: Annotated[int, Field(ge=20, le=2000, multiple_of=20)] = 100
+    vad_max_utterance_ms: Annotated[int, Field(ge=2000, le=120_000, multiple_of=20)] = 15_000
+
+
 class Settings(BaseSettings):
     """Everything the process needs before it can read its database."""
 
@@ -168,10 +204,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     max_calls: Annotated[int, Field(ge=1)] = 500
+    asr_model_dir: Path | None = None  # a Vosk model directory (docs/asr.md)
     acd: AcdSettings = AcdSettings()
     sip: SipSettings = SipSettings()
     retention: RetentionSettings = RetentionSettings()
     feed: FeedSettings = FeedSettings()
+    web: WebSettings = WebSettings()
+    bot: BotSettings = BotSettings()
 
     # Set by load_settings, not by the user.
     config_file: Path | None = None
@@ -280,6 +319,22 @@ def _check_writable_dir(setting: str, path: Path) -> None:
         raise ConfigurationError(setting, f"directory {path} is not writable")
 
 
+def _check_web(web: WebSettings, http_host: str) -> None:
+    from hotline.web.config import WebConfig, check_transport
+
+    if (web.tls_cert is None) != (web.tls_key is None):
+        raise ConfigurationError(
+            f"{ENV_PREFIX}WEB__TLS_CERT", "HTTPS needs both a certificate and a key"
+        )
+    for name, path in (("TLS_CERT", web.tls_cert), ("TLS_KEY", web.tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigurationError(f"{ENV_PREFIX}WEB__{name}", f"file {path} not found")
+    check_transport(
+        http_host,
+        WebConfig(tls_cert=web.tls_cert, tls_key=web.tls_key, behind_proxy=web.behind_proxy),
+    )
+
+
 def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -> Settings:
     """Read, validate and check the settings; raise ConfigurationError on the first problem.
 
@@ -326,6 +381,7 @@ def load_settings(config_file: Path | None = None, *, check_dirs: bool = True) -
     for name, path in (("TLS_CERT", tls.tls_cert), ("TLS_KEY", tls.tls_key)):
         if path is not None and not path.is_file():
             raise ConfigurationError(f"{ENV_PREFIX}SIP__{name}", f"file {path} not found")
+    _check_web(settings.web, settings.http_host)
     if check_dirs:
         _check_writable_dir(f"{ENV_PREFIX}DATA_DIR", settings.data_dir)
         _check_writable_dir(f"{ENV_PREFIX}RECORDINGS_DIR", settings.recordings_path)

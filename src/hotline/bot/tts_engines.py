@@ -205,12 +205,17 @@ class _SubprocessSynthesizer:
             raise SynthesisError(self.name, f"engine wrote no audio; stderr: {stderr!r}")
 
     async def _run(self, argv: list[str], stdin: bytes) -> str:
-        """Run ``argv`` to completion within the timeout; kill it on timeout or cancellation."""
+        """Run ``argv`` to completion within the timeout; kill it on timeout or cancellation.
+
+        Empty ``stdin`` means no input pipe at all: on uvloop, writing even an
+        empty buffer to a process that has already exited (sox is quick) fails
+        with "handler is closed".
+        """
         self.processes_started += 1
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
@@ -219,7 +224,7 @@ class _SubprocessSynthesizer:
             raise SynthesisError(self.name, f"cannot start {argv[0]}: {error}") from error
         try:
             async with asyncio.timeout(self._limits.timeout_s):
-                _, stderr_bytes = await process.communicate(stdin)
+                _, stderr_bytes = await process.communicate(stdin or None)
         except TimeoutError as error:
             raise SynthesisTimeoutError(
                 self.name,

@@ -96,6 +96,8 @@ class Call:
     in_acd: bool = False
     position: int | None = None
     media_legs: set[str] = field(default_factory=set)
+    bot_transcript: list[str] = field(default_factory=list)  # what the caller told the assistant
+    bot_answer_id: str | None = None  # the standard answer the assistant read (R12b)
 
     def move(self, to: CallPhase) -> None:
         """Take the move ``phase → to`` of :data:`PHASE_MOVES`."""

@@ -23,16 +23,10 @@ Voice menu
     the ACK instead (phase ``GREETING``) with the caller leg's media events; it
     answers through the ``menu_*`` methods (topic, ``call.ivr_choice``, queue, end).
 
-Offers (the ACD's ``OfferCall``)
-    A media leg for the operator, then an INVITE to each registered contact
-    of the operator's phone offering the caller's codec only (so the relay
-    needs no re-negotiation), with ``P-Asserted-Identity`` (RFC 3325) naming
-    the caller and ``X-Hotline-Topic``.  The ring timeout is the ACD's: its
-    ``CancelOffer`` CANCELs the INVITE (§9.1).  A final non-2xx from the phone
-    becomes ``offer_rejected`` (busy 486/600, reject 603, otherwise no answer).
-    The 2xx: the answer sets the media leg's remote address, the ACD hears
-    ``offer_answered``, music stops, the legs are bridged and recorded
-    (stereo WAV, caller left, operator right; the recording id is the call id).
+Offers (the ACD's ``OfferCall``; :mod:`hotline.calls.ctl_offer`)
+    An INVITE to the operator's phone with the caller's codec,
+    ``P-Asserted-Identity`` and ``X-Hotline-Topic``; the ACD's ring timeout
+    CANCELs it; the 2xx bridges and records the call.
 
 Waiting (:mod:`hotline.calls.ctl_queue`)
     The ACD's ``AnnouncePosition`` is said between stretches of music on hold;
@@ -54,7 +48,6 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from typing import Any, Final
 
 import structlog
@@ -70,11 +63,17 @@ from hotline.acd.decisions import (
     Decision,
     OfferCall,
 )
-from hotline.acd.model import ExitAction, ExitKind, Outcome, RejectReason
-from hotline.calls.call import Call, CallPhase, Offer, Party
+from hotline.acd.model import ExitAction, ExitKind, Outcome
+from hotline.calls.call import Call, CallPhase, Party
+from hotline.calls.ctl_attended import wire_attended
+from hotline.calls.ctl_callback import CallbackDesk
 from hotline.calls.ctl_dialog import RTP_PORT_KEY, CallDialogs, DialogMedia
 from hotline.calls.ctl_events import CallEventWriter
 from hotline.calls.ctl_external import ExternalRedirector
+from hotline.calls.ctl_menu import MenuAnswers
+from hotline.calls.ctl_monitor import wire_monitors
+from hotline.calls.ctl_offer import OperatorOffers, media_remote
+from hotline.calls.ctl_outbound import OutboundDialer
 from hotline.calls.ctl_ports import (
     AcdPort,
     Clock,
@@ -85,9 +84,9 @@ from hotline.calls.ctl_ports import (
     Signalling,
 )
 from hotline.calls.ctl_queue import ExitReason, QueueVoice
-from hotline.calls.ctl_transfer import CallTransfers, TransferHooks, next_recording_id
+from hotline.calls.ctl_transfer import CallTransfers, TransferHooks
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
-from hotline.core.ids import CallId, OperatorId, QueueId, TopicId, new_call_id
+from hotline.core.ids import CallId, new_call_id
 from hotline.media.eng_events import (
     CallRecordingStored,
     LegClosed,
@@ -98,12 +97,10 @@ from hotline.media.eng_events import (
 from hotline.media.player import PlaybackFinished, PlaybackItem, TonePart
 from hotline.media.timeouts import MediaTimeout
 from hotline.media.tones import RINGBACK
-from hotline.reports.events import CallCentreEvent, EventKind, HungUpBy
-from hotline.sdp.codecs import PCMA, PCMU, CodecSpec
-from hotline.sdp.negotiation import NegotiatedMedia, answer_offer, build_offer, process_answer
+from hotline.reports.events import HungUpBy
+from hotline.sdp.negotiation import answer_offer
 from hotline.sdp.parser import parse_sdp
 from hotline.sip.dlg_events import DialogConfirmed, DialogTerminated, SessionEvent
-from hotline.sip.hdr_types import NameAddr
 from hotline.sip.uri import SipUri, TelUri, Uri
 from hotline.sip.useragent import Leg
 
@@ -111,12 +108,9 @@ __all__ = ["CallController", "default_music_on_hold"]
 
 log = structlog.get_logger("hotline.calls")
 
-_CODECS: Final[dict[str, CodecSpec]] = {"PCMA": PCMA, "PCMU": PCMU}
 _NUMBER_CHARS: Final = frozenset("0123456789+*#")
 _MAX_NUMBER: Final = 32
 _PLACEHOLDER_PORT: Final = 9  # discard port: only to learn the codec before binding
-_BUSY: Final = frozenset({486, 600})
-_DECLINED: Final = frozenset({603})
 
 
 def default_music_on_hold(item_id: str) -> PlaybackItem:
@@ -132,24 +126,7 @@ def _number(uri: Uri) -> str:
     return raw
 
 
-def _remote(media: NegotiatedMedia) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
-    if media.on_hold or media.remote_rtp_port == 0:
-        return None, None
-    return (
-        (media.remote_address, media.remote_rtp_port),
-        (media.remote_rtcp_address, media.remote_rtcp_port),
-    )
-
-
-def _reject_reason(event: DialogTerminated) -> RejectReason:
-    if event.status in _BUSY:
-        return RejectReason.BUSY
-    if event.status in _DECLINED:
-        return RejectReason.REJECT
-    return RejectReason.NO_ANSWER
-
-
-class CallController:
+class CallController(MenuAnswers):
     """Every call of the node; see the module docstring."""
 
     def __init__(
@@ -184,13 +161,26 @@ class CallController:
         self.dialogs: CallDialogs | None = None  # hold/resume need a DialogMedia engine
         self.external: ExternalRedirector | None = None  # R7 redirects (ctl_external), wired in
         self.transfers: CallTransfers | None = None  # blind transfers by REFER (ctl_transfer)
+        self.outbound: OutboundDialer | None = None  # operator-first calls (ctl_outbound)
+        self.callbacks: CallbackDesk | None = None  # call-back requests (ctl_callback)
         if isinstance(media, DialogMedia):
             self.dialogs = CallDialogs(
                 media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
                 now=clock.monotonic,
             )  # fmt: skip
-            self.transfers = self._make_transfers(acd, phones, music_on_hold)
+        self.hooks = self._make_hooks()
+        self.offers = OperatorOffers(
+            media=media, acd=acd, phones=phones, hush=self._hush, hooks=self.hooks
+        )
+        if self.dialogs is not None:
+            self.transfers = CallTransfers(
+                media=media, acd=acd, phones=phones, events=self.events, hooks=self.hooks,
+                music_on_hold=music_on_hold,
+            )  # fmt: skip
             self.dialogs.on_refer = self.transfers.on_refer
+        # Attended transfers and supervisor monitoring (ctl_attended, ctl_monitor).
+        self.attended = wire_attended(self.transfers, self.dialogs, self)
+        self.monitors = wire_monitors(self.transfers, self.dialogs, self, clock)
         self.calls_total = 0
         self.calls_refused = 0
         self.internal_errors = 0
@@ -201,15 +191,9 @@ class CallController:
         """Give the controller its user agent (made with the controller as its handler)."""
         self._sig = signalling
 
-    def _make_transfers(
-        self,
-        acd: AcdPort,
-        phones: PhoneDirectory,
-        music_on_hold: Callable[[str], PlaybackItem],
-    ) -> CallTransfers:
-        """Blind transfers (ctl_transfer), lent the controller's bookkeeping."""
+    def _make_hooks(self) -> TransferHooks:
+        """The controller's bookkeeping, lent to offers and transfers (its maps stay private)."""
         dialogs = self.dialogs
-        assert dialogs is not None
 
         def track(call: Call, leg: Leg) -> None:
             self._by_sip[leg.leg_id] = (call, Party.OPERATOR)
@@ -220,21 +204,24 @@ class CallController:
         def note_recording(recording_id: str, call_id: CallId) -> None:
             self._recordings[recording_id] = call_id
 
-        hooks = TransferHooks(
+        def release_hold(call: Call) -> None:
+            if dialogs is not None:
+                dialogs.release_hold(call)
+
+        return TransferHooks(
             track=track,
             untrack=untrack,
             own_media=self._own_media,
             close_media=self._close_media,
             spawn=self._spawn,
             note_recording=note_recording,
-            release_hold=dialogs.release_hold,
+            release_hold=release_hold,
             sig=lambda: self.sig,
             now=self._clock.monotonic,
         )
-        return CallTransfers(
-            media=self._media, acd=acd, phones=phones, events=self.events, hooks=hooks,
-            music_on_hold=music_on_hold,
-        )  # fmt: skip
+
+    def _hush(self, call_id: CallId, leg_id: str) -> None:
+        self.voice.hush(call_id, leg_id)  # ``voice`` may be replaced (prompts, tests)
 
     @property
     def sig(self) -> Signalling:
@@ -290,6 +277,8 @@ class CallController:
             self.calls_refused += 1
             ua.reject(leg, 503)
             return
+        if self.attended is not None and self.attended.on_incoming(leg, offer):
+            return  # an operator's consultation call (ctl_attended)
         route = self._routing.route(called, caller)
         if route is None:
             ua.reject(leg, 404)
@@ -327,7 +316,7 @@ class CallController:
     async def _answer(self, call: Call, offer: bytes) -> None:
         parsed = parse_sdp(offer)
         probe = answer_offer(parsed, self._media.host, _PLACEHOLDER_PORT, session_id=0, version=0)
-        remote, remote_rtcp = _remote(probe.media)
+        remote, remote_rtcp = media_remote(probe.media)
         try:
             info = await self._media.create_leg(
                 codec=probe.media.codec_name,
@@ -358,6 +347,8 @@ class CallController:
         """Anything else a leg reports: confirmed, terminated (the rest waits for later slices)."""
         entry = self._by_sip.get(leg.leg_id)
         if entry is None:
+            if self.outbound is not None and self.outbound.on_sip_event(leg, event):
+                return  # a click-to-call or call-back leg (ctl_outbound)
             if self.transfers is not None and self.transfers.on_leg_event(leg, event):
                 return  # a transfer target's leg (ctl_transfer)
             if self.external is not None:  # an organisation's leg (R7), or a stale one
@@ -392,16 +383,7 @@ class CallController:
                 who = HungUpBy.OPERATOR if event.by_remote else HungUpBy.SYSTEM
                 self._end(call, who, event.reason.value)
             return
-        offer = next((o for o in call.offers.values() if o.sip_leg is leg), None)
-        if offer is None or offer.withdrawn or call.ended:
-            if isinstance(event, DialogConfirmed):
-                self.sig.hang_up(leg)  # answered too late: BYE (§15)
-            return
-        if isinstance(event, DialogConfirmed):
-            self._operator_answered(call, offer, event)
-        elif isinstance(event, DialogTerminated):
-            self._drop_offer(call, offer)
-            self._reject(call, offer.operator_id, _reject_reason(event))
+        self.offers.on_event(call, leg, event)  # a ringing offer (ctl_offer)
 
     # -- phases --------------------------------------------------------------------------------
 
@@ -432,64 +414,23 @@ class CallController:
             log.warning("queue refused the call", call_id=call.call_id, error=str(exc))
             self._end(call, HungUpBy.SYSTEM, "queue_unavailable")
 
-    def _operator_answered(self, call: Call, offer: Offer, event: DialogConfirmed) -> None:
-        leg = offer.sip_leg
-        assert leg is not None and offer.offer_sdp is not None and offer.media_leg_id is not None
-        try:
-            if event.body is None:
-                raise RemoteProtocolError("2xx without an SDP answer", status_hint=488)
-            media = process_answer(
-                parse_sdp(offer.offer_sdp), parse_sdp(event.body), codecs=(_CODECS[call.codec],)
-            )
-        except RemoteProtocolError as exc:
-            log.info("operator's answer refused", call_id=call.call_id, error=str(exc))
-            self._drop_offer(call, offer)
-            self._reject(call, offer.operator_id, RejectReason.REJECT)
-            return
-        remote, remote_rtcp = _remote(media)
-        self._media.set_remote(offer.media_leg_id, remote, remote_rtcp=remote_rtcp)
-        try:
-            self._acd.offer_answered(call.call_id, offer.operator_id)
-        except LocalProtocolError:  # the ACD withdrew the offer at this very moment
-            self._drop_offer(call, offer)
-            return
-        del call.offers[offer.operator_id]
-        call.move(CallPhase.TALKING)
-        call.operator_id = offer.operator_id
-        call.operator_leg = leg
-        call.operator_media = offer.media_leg_id
-        for other in list(call.offers.values()):
-            self._drop_offer(call, other)
-        caller_media = call.caller_media
-        assert caller_media is not None
-        if call.moh_item is not None:
-            self._media.stop_playback(caller_media, call.moh_item)
-            call.moh_item = None
-        self.voice.hush(call.call_id, caller_media)
-        self._media.bridge(caller_media, offer.media_leg_id)
-        call.recording_id = self._media.start_recording(
-            caller_media,
-            offer.media_leg_id,
-            recording_id=next_recording_id(call.call_id, call.recording_id),
-        )
-        self._recordings[call.recording_id] = call.call_id
-        log.info("call answered", call_id=call.call_id, operator=offer.operator_id)
-
     # -- the ACD's decisions -----------------------------------------------------------------------
 
     def on_decision(self, decision: Decision) -> None:
         """A decision of the ACD service (facts become events; commands are carried out)."""
+        if self.callbacks is not None and self.callbacks.on_decision(decision):
+            return  # about a parked call-back request (ctl_callback)
         self.events.decision(decision)
         call = self._calls.get(decision.call_id) if hasattr(decision, "call_id") else None
         if call is None or call.ended:
             return
         match decision:
             case OfferCall(operator_id=operator_id, queue_id=queue_id):
-                self._offer(call, operator_id, queue_id)
+                self.offers.offer(call, operator_id, queue_id)
             case CancelOffer(operator_id=operator_id):
                 offer = call.offers.get(operator_id)
                 if offer is not None:
-                    self._drop_offer(call, offer)
+                    self.offers.drop(call, offer)
             case CallQueued(queue_id=queue_id):
                 call.in_acd = True
                 call.queue_id = queue_id
@@ -497,8 +438,9 @@ class CallController:
                 call.in_acd = False
             case AnnouncePosition() if call.phase is CallPhase.QUEUED and call.caller_media:
                 self.voice.announce(
-                    call.call_id, call.caller_media, call.codec, call.moh_item, decision
-                )
+                    call.call_id, call.caller_media, call.codec, call.moh_item, decision,
+                    caller_number=call.caller_number,
+                )  # fmt: skip
             case CallTimedOut(action=action) if action.kind is not ExitKind.OVERFLOW:
                 self._leave(call, ExitReason.TIMED_OUT, action)
             case CallRefused(outcome=outcome, action=action):
@@ -516,83 +458,6 @@ class CallController:
         if not self.voice.farewell(call.call_id, media, call.codec, moh, reason, action):
             self._end(call, HungUpBy.SYSTEM, reason.value)
 
-    def _offer(self, call: Call, operator_id: OperatorId, queue_id: QueueId) -> None:
-        contacts = self._phones.contacts(operator_id)
-        if not contacts:
-            log.info("operator has no registered phone", call_id=call.call_id, operator=operator_id)
-            self._reject(call, operator_id, RejectReason.BUSY)
-            return
-        offer = Offer(operator_id, queue_id)
-        call.offers[operator_id] = offer
-        self._spawn(self._ring(call, offer), f"ring-{call.call_id}-{operator_id}")
-
-    async def _ring(self, call: Call, offer: Offer) -> None:
-        try:
-            info = await self._media.create_leg(codec=call.codec)
-        except HotlineError as exc:
-            log.warning("no media for the operator", call_id=call.call_id, error=str(exc))
-            if call.offers.get(offer.operator_id) is offer and not offer.withdrawn:
-                del call.offers[offer.operator_id]
-                self._reject(call, offer.operator_id, RejectReason.BUSY)
-            return
-        if offer.withdrawn or call.ended:
-            self._media.close_leg(info.leg_id)
-            return
-        offer.media_leg_id = info.leg_id
-        self._own_media(call, info.leg_id)
-        contacts = self._phones.contacts(offer.operator_id)
-        if not contacts:
-            self._drop_offer(call, offer)
-            self._reject(call, offer.operator_id, RejectReason.BUSY)
-            return
-        contact = contacts[0]
-        sdp = bytes(
-            build_offer(
-                self._media.host,
-                info.rtp_port,
-                secrets.randbelow(2**31),
-                1,
-                codecs=(_CODECS[call.codec],),
-            )
-        )
-        offer.offer_sdp = sdp
-        host = self._media.host
-        caller = call.caller_number
-        leg = self.sig.call(
-            contact.uri,
-            contact.peer,
-            from_=NameAddr(SipUri(host=host, user=caller), caller),
-            to=NameAddr(SipUri(host=contact.peer.host, user=offer.operator_id)),
-            offer=sdp,
-            extra_headers=(
-                ("P-Asserted-Identity", f"<sip:{caller}@{host}>"),
-                ("X-Hotline-Topic", call.route.topic),
-            ),
-        )
-        if leg.session.finished:  # could not even be sent
-            self._drop_offer(call, offer)
-            self._reject(call, offer.operator_id, RejectReason.BUSY)
-            return
-        offer.sip_leg = leg
-        leg.user_data[RTP_PORT_KEY] = info.rtp_port
-        self._by_sip[leg.leg_id] = (call, Party.OPERATOR)
-
-    def _drop_offer(self, call: Call, offer: Offer) -> None:
-        """Forget an offer: CANCEL its INVITE if still ringing, close its media leg."""
-        offer.withdrawn = True
-        if call.offers.get(offer.operator_id) is offer:
-            del call.offers[offer.operator_id]
-        if offer.sip_leg is not None:
-            self._by_sip.pop(offer.sip_leg.leg_id, None)
-            self.sig.hang_up(offer.sip_leg)
-        if offer.media_leg_id is not None:
-            self._close_media(call, offer.media_leg_id)
-
-    def _reject(self, call: Call, operator_id: OperatorId, reason: RejectReason) -> None:
-        # LocalProtocolError: the ACD withdrew it already (ring timeout, caller left).
-        with contextlib.suppress(LocalProtocolError):
-            self._acd.offer_rejected(call.call_id, operator_id, reason)
-
     # -- endings -----------------------------------------------------------------------------------
 
     def _end(self, call: Call, who: HungUpBy, cause: str) -> None:
@@ -609,7 +474,7 @@ class CallController:
                 self._acd.call_abandoned(call.call_id)
             call.in_acd = False
         for offer in list(call.offers.values()):
-            self._drop_offer(call, offer)
+            self.offers.drop(call, offer)
         if was is CallPhase.TALKING and call.operator_id is not None:
             try:
                 self._acd.call_ended(call.operator_id)
@@ -617,6 +482,8 @@ class CallController:
                 log.warning("ACD refused call_ended", call_id=call.call_id, error=str(exc))
         if self.transfers is not None:
             self.transfers.forget(call)  # a ringing transfer target stops ringing
+        if self.external is not None:  # an organisation dialled or bridged for it (R7)
+            self.external.end(call.call_id)
         if self.dialogs is not None:
             self.dialogs.forget(call.call_id)
         self.events.ended(call, who, cause)
@@ -629,6 +496,8 @@ class CallController:
             self._close_media(call, leg_id)
         self.voice.forget(call.call_id)
         del self._calls[call.call_id]
+        if self.callbacks is not None:  # a call-back request is parked now (ctl_callback)
+            self.callbacks.call_ended(call.call_id)
 
     def _own_media(self, call: Call, leg_id: str) -> None:
         call.media_legs.add(leg_id)
@@ -644,6 +513,8 @@ class CallController:
     def on_media_event(self, event: MediaEvent) -> None:
         """The media engine's callback (from its pacer task)."""
         if self.external is not None and self.external.on_media_event(event):
+            return
+        if self.outbound is not None and self.outbound.on_media_event(event):
             return
         if isinstance(event, CallRecordingStored):
             call_id = self._recordings.pop(event.recording_id, None)
@@ -676,46 +547,6 @@ class CallController:
         elif isinstance(event, MediaTimeout):
             self._end(call, HungUpBy.SYSTEM, "rtp_timeout")
         elif isinstance(event, LegDtmfReceived) and call.phase is CallPhase.QUEUED and call.in_acd:
-            self.voice.digit(call.call_id, event.dtmf.digit)  # the call-back offer (ctl_queue)
-
-    # -- the voice menu's answers (ivr.runner.IvrHost) ---------------------------------------------
-
-    def _in_menu(self, call_id: CallId) -> Call | None:
-        call = self._calls.get(call_id)
-        return call if call is not None and call.phase is CallPhase.GREETING else None
-
-    def menu_topic(self, call_id: CallId, topic: TopicId) -> None:
-        """The menu gave the call its topic (events and the operator's phone show it)."""
-        if (call := self._in_menu(call_id)) is not None:
-            call.route = replace(call.route, topic=topic)
-
-    def menu_choice(self, call_id: CallId, menu: str, digit: str, info_message: bool) -> None:
-        """The caller chose ``digit`` at ``menu``: ``call.ivr_choice`` (docs/metrics.md)."""
-        if (call := self._in_menu(call_id)) is None:
-            return
-        self._sink.append(  # the flow checked the ids: a refusal is our bug (LocalProtocolError)
-            CallCentreEvent(
-                kind=EventKind.CALL_IVR_CHOICE,
-                timestamp=self._clock.utcnow(),
-                call_id=call_id,
-                topic=call.route.topic,
-                trunk=call.trunk,
-                payload={"menu": menu, "choice": digit, "info_message": info_message},
+            self.voice.digit(  # the call-back offer (ctl_queue)
+                call.call_id, event.dtmf.digit, caller_number=call.caller_number
             )
-        )
-
-    def menu_to_queue(self, call_id: CallId, queue_id: QueueId) -> None:
-        """The menu routed the call: it joins ``queue_id`` with the topic it has now."""
-        if (call := self._in_menu(call_id)) is not None:
-            call.route = replace(call.route, queue_id=queue_id)
-            self._enter_queue(call)
-
-    def external_ended(self, call_id: CallId, who: HungUpBy, cause: str) -> None:
-        """The organisation's side of a redirected call ended it (ctl_external.RedirectCalls)."""
-        if (call := self._in_menu(call_id)) is not None:
-            self._end(call, who, cause)
-
-    def menu_hang_up(self, call_id: CallId, self_service: bool) -> None:
-        """The menu ended the call after its message (``self_service``: the message informed)."""
-        if (call := self._in_menu(call_id)) is not None:
-            self._end(call, HungUpBy.SYSTEM, "ivr_self_service" if self_service else "ivr_hangup")

@@ -29,10 +29,17 @@ drops the hold record.
 Transfers (RFC 3515 REFER from a phone): the session has accepted the REFER
 (202, NOTIFY 100); :attr:`CallDialogs.on_refer` (the controller sets it to
 :meth:`hotline.calls.ctl_transfer.CallTransfers.on_refer`) carries out a
-blind transfer from the operator's leg.  A REFER it does not take (from the
-caller, with Replaces, no transfer handler) has its subscription ended at
-once with a final NOTIFY ``501``, so the phone reports a failed transfer and
-the call goes on unchanged.
+blind transfer from the operator's leg, and a REFER whose Refer-To embeds
+``Replaces`` (RFC 3891, an attended transfer after a consultation call) goes
+to :attr:`CallDialogs.on_attended_refer`
+(:meth:`hotline.calls.ctl_attended.AttendedTransfers.on_refer`).  A REFER
+nobody takes (from the caller, no transfer handler) has its subscription
+ended at once with a final NOTIFY ``501``, so the phone reports a failed
+transfer and the call goes on unchanged.
+
+Observers (:class:`CallObserver`, e.g. supervisor monitoring) hear when the
+call's bridge is about to change (hold, consultation), when it is restored,
+when its operator leaves (a transfer) and when the call ends.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ from hotline.sdp.parser import parse_sdp
 from hotline.sip.dlg_events import HoldChanged, ReferReceived, ReInviteReceived, SessionEvent
 from hotline.sip.useragent import Leg
 
-__all__ = ["RTP_PORT_KEY", "CallDialogs", "DialogMedia", "HoldAcd"]
+__all__ = ["RTP_PORT_KEY", "CallDialogs", "CallObserver", "DialogMedia", "HoldAcd"]
 
 log = structlog.get_logger("hotline.calls.dialog")
 
@@ -88,6 +95,26 @@ class DialogMedia(Protocol):
     def hold(self, leg_id: str) -> None: ...
 
     def unhold(self, leg_id: str) -> None: ...
+
+
+class CallObserver(Protocol):
+    """Told of changes to a call's bridge (:class:`~hotline.calls.ctl_monitor.CallMonitors`)."""
+
+    def suspend(self, call_id: CallId) -> None:
+        """Caller and operator are about to be unbridged (hold, consultation)."""
+        ...
+
+    def resume(self, call_id: CallId) -> None:
+        """Caller and operator are bridged again."""
+        ...
+
+    def operator_leaving(self, call_id: CallId) -> None:
+        """The call's operator is leaving it (a transfer)."""
+        ...
+
+    def call_ended(self, call_id: CallId) -> None:
+        """The call is over."""
+        ...
 
 
 @runtime_checkable
@@ -122,6 +149,11 @@ class CallDialogs:
         self.refers_refused = 0
         # Carries out a REFER (ctl_transfer.CallTransfers.on_refer); False: refuse it.
         self.on_refer: Callable[[Call, Party, Leg, ReferReceived], bool] | None = None
+        # A REFER with Replaces (ctl_attended.AttendedTransfers.on_refer); False: refuse it.
+        self.on_attended_refer: Callable[[Call, Party, Leg, ReferReceived], bool] | None = None
+        self.observers: list[CallObserver] = []
+        # More reasons a call's bridge is down (ctl_attended: a consultation in progress).
+        self.unbridged_checks: list[Callable[[CallId], bool]] = []
 
     @staticmethod
     def handles(event: SessionEvent) -> bool:
@@ -132,6 +164,10 @@ class CallDialogs:
         """Which party holds the call now (None: not held)."""
         return self._held.get(call_id)
 
+    def unbridged(self, call_id: CallId) -> bool:
+        """True while caller and operator are not bridged: held, or in a consultation."""
+        return call_id in self._held or any(check(call_id) for check in self.unbridged_checks)
+
     def on_event(self, call: Call, party: Party, leg: Leg, event: SessionEvent) -> None:
         """A re-INVITE or hold change on one of ``call``'s legs (offers' legs are ignored)."""
         if call.ended or leg not in (call.caller_leg, call.operator_leg):
@@ -141,7 +177,9 @@ class CallDialogs:
         if isinstance(event, ReInviteReceived):
             self._answer_reinvite(call, party, leg, event)
         elif isinstance(event, ReferReceived):
-            if self.on_refer is None or not self.on_refer(call, party, leg, event):
+            attended = event.replaces is not None or event.refer_to.replaces is not None
+            handler = self.on_attended_refer if attended else self.on_refer
+            if handler is None or not handler(call, party, leg, event):
                 self._refuse_refer(call, leg, event)
         elif isinstance(event, HoldChanged) and event.by_remote:
             if event.on_hold:
@@ -151,6 +189,8 @@ class CallDialogs:
 
     def release_hold(self, call: Call) -> None:
         """The call leaves its operator (transfer): stop the hold music, forget the hold."""
+        for observer in self.observers:
+            observer.operator_leaving(call.call_id)
         holder = self._held.pop(call.call_id, None)
         sides = self._sides(call, holder) if holder is not None else None
         if sides is not None:
@@ -161,6 +201,18 @@ class CallDialogs:
     def forget(self, call_id: CallId) -> None:
         """The call ended: drop its hold record (its media legs are closed by the controller)."""
         self._held.pop(call_id, None)
+        for observer in self.observers:
+            observer.call_ended(call_id)
+
+    def suspend(self, call: Call) -> None:
+        """Tell the observers the bridge is about to change (a consultation starts)."""
+        for observer in self.observers:
+            observer.suspend(call.call_id)
+
+    def restore(self, call: Call) -> None:
+        """Tell the observers caller and operator are bridged again (a consultation ended)."""
+        for observer in self.observers:
+            observer.resume(call.call_id)
 
     # -- the re-INVITE (RFC 3261 §14.2, RFC 3264 §8) -----------------------------------------
 
@@ -234,6 +286,7 @@ class CallDialogs:
         if sides is None or call.call_id in self._held:
             return
         holder_media, held_media = sides
+        self.suspend(call)
         self._held[call.call_id] = holder
         self._media.unbridge(held_media)
         self._media.play(held_media, self._moh(self._moh_id(call)))
@@ -252,6 +305,7 @@ class CallDialogs:
         self._media.stop_playback(held_media, self._moh_id(call))
         self._media.unhold(holder_media)
         self._media.bridge(call.caller_media or held_media, call.operator_media or holder_media)
+        self.restore(call)
         if holder is Party.OPERATOR and self._acd is not None and call.operator_id is not None:
             self._acd.call_resumed(call.operator_id)
         self._events.resumed(call, holder.value)

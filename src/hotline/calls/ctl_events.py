@@ -11,6 +11,7 @@ from the clock's wall time when the fact is reported.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import structlog
 
@@ -31,6 +32,8 @@ from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, OperatorId
 from hotline.media.recorder import RecordingStored
 from hotline.reports.events import (
+    MAX_PAYLOAD_STRING_CHARS,
+    BotResult,
     CallCentreEvent,
     EventKind,
     HungUpBy,
@@ -67,6 +70,8 @@ class CallEventWriter:
         self._call_of = call_of
         self.written = 0
         self.refused = 0
+        self.answered_at: dict[CallId, datetime] = {}
+        """When each live call was first answered by an operator (UTC; for the desk)."""
 
     def _emit(
         self,
@@ -106,12 +111,31 @@ class CallEventWriter:
         )
 
     def ended(self, call: Call, who: HungUpBy, cause: str) -> None:
+        self.answered_at.pop(call.call_id, None)
         self._emit(
             EventKind.CALL_ENDED,
             call,
             queue_id=call.queue_id,
             operator_id=call.operator_id,
             payload={"who_hung_up": who.value, "cause": cause},
+        )
+
+    def bot_started(self, call: Call) -> None:
+        """``call.bot_started``: the voice assistant took the call."""
+        self._emit(EventKind.CALL_BOT_STARTED, call)
+
+    def bot_ended(self, call: Call, result: BotResult, reason: str | None = None) -> None:
+        """``call.bot_ended``: ``result`` (metrics.md, bot containment), the transcript, the answer."""
+        transcript = " | ".join(call.bot_transcript)
+        self._emit(
+            EventKind.CALL_BOT_ENDED,
+            call,
+            payload={
+                "result": result.value,
+                "reason": reason,
+                "transcript": transcript[:MAX_PAYLOAD_STRING_CHARS],
+                "answer_id": call.bot_answer_id,
+            },
         )
 
     def held(self, call: Call, by: str) -> None:
@@ -151,6 +175,36 @@ class CallEventWriter:
                 "duration_s": stored.duration_s,
             },
         )
+
+    def fact(
+        self,
+        kind: EventKind,
+        *,
+        call_id: CallId,
+        queue_id: str | None = None,
+        operator_id: str | None = None,
+        topic: str | None = None,
+        trunk: str | None = None,
+        payload: Mapping[str, PayloadValue] | None = None,
+    ) -> None:
+        """An event of a call the controller does not hold (call-backs, outbound calls)."""
+        try:
+            event = CallCentreEvent(
+                kind=kind,
+                timestamp=self._clock.utcnow(),
+                call_id=call_id,
+                queue_id=queue_id,
+                operator_id=operator_id,
+                topic=topic,
+                trunk=trunk,
+                payload=payload or {},
+            )
+        except LocalProtocolError as exc:  # our bug: log it, never break the call
+            self.refused += 1
+            log.error("event refused", kind=kind.value, call_id=call_id, error=str(exc))
+            return
+        self._sink.append(event)
+        self.written += 1
 
     # -- the ACD's facts -----------------------------------------------------------------
 
@@ -222,6 +276,8 @@ class CallEventWriter:
         payload: dict[str, PayloadValue] = {}
         if kind is EventKind.QUEUE_ANSWERED:
             payload["wait_s"] = left.wait_s
+            if call is not None:
+                self.answered_at.setdefault(left.call_id, self._clock.utcnow())
         elif kind is EventKind.QUEUE_ABANDONED:
             position = call.position if call is not None and call.position is not None else 0
             payload.update(position=position, wait_s=left.wait_s)

@@ -24,12 +24,16 @@ Exit messages
     skipped: the call ends at once rather than on silence.
 
 Call-back offer
-    With a :class:`CallbackRequests` port, every announcement ends with
-    «Если вы хотите, чтобы мы вам перезвонили, нажмите 1.» and the key ``1``
-    while waiting asks the ACD for a call-back (its ``CallLeftQueue`` with
+    With a :class:`CallbackRequests` port, every announcement to a caller we
+    can call back ends with «Нажмите 1, и мы вам перезвоним; ваша очередь
+    сохранится.» and the key ``1`` while waiting asks for a call-back (its ``CallLeftQueue`` with
     outcome ``callback`` and ``CallbackScheduled`` follow; the caller hears
-    the confirmation and the call ends).  Placing the call-back itself is the
-    ACD's outbound part, not done here.
+    the confirmation and the call ends).  The port is the call-back desk
+    (:class:`~hotline.calls.ctl_callback.CallbackDesk`), which keeps the
+    request's place and places the call when an operator is free.  An
+    anonymous caller (no number, or one that cannot be dialled back: see
+    :func:`callback_number`) neither hears the offer nor gets a call-back
+    for the key.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from hotline.acd.decisions import AnnouncePosition
 from hotline.acd.model import ExitAction, ExitKind
 from hotline.bot.norm_morph import Morphology
 from hotline.bot.norm_numbers import Case, Gender, cardinal, ordinal
+from hotline.calls.numbers import NumberKind, PhoneNumber, parse_caller_id
 from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId
 from hotline.media.player import PlaybackItem, PlaybackPart, PromptPart
@@ -64,6 +69,7 @@ __all__ = [
     "QueuePhrases",
     "QueueVoice",
     "build_queue_phrases",
+    "callback_number",
     "wait_minutes",
 ]
 
@@ -74,7 +80,20 @@ MAX_SPOKEN_POSITION: Final = 20
 MAX_SPOKEN_MINUTES: Final = 30
 """Waits above this many minutes are said as «более тридцати минут»."""
 CALLBACK_KEY: Final = "1"
-CALLBACK_OFFER: Final = "Если вы хотите, чтобы мы вам перезвонили, нажмите 1."
+CALLBACK_OFFER: Final = "Нажмите 1, и мы вам перезвоним; ваша очередь сохранится."
+
+
+def callback_number(caller_number: str | None) -> PhoneNumber | None:
+    """The number a call-back would dial; None for an anonymous caller.
+
+    Anonymous is no number at all, one that does not parse (``anonymous``, an
+    odd extension, an unassigned range) or a short number (a service such as
+    112 or 122 is never called back).
+    """
+    number = parse_caller_id(caller_number)
+    if number is None or number.kind is NumberKind.SHORT:
+        return None
+    return number
 
 
 class ExitReason(enum.Enum):
@@ -259,9 +278,20 @@ class QueueVoice:
         return PromptPart(encoded)
 
     def announce(
-        self, call_id: CallId, leg_id: str, codec: str, moh_item: str | None, says: AnnouncePosition
+        self,
+        call_id: CallId,
+        leg_id: str,
+        codec: str,
+        moh_item: str | None,
+        says: AnnouncePosition,
+        *,
+        caller_number: str | None,
     ) -> bool:
-        """Say the position and the estimate, then music again; False when nothing was said."""
+        """Say the position and the estimate, then music again; False when nothing was said.
+
+        The call-back offer ends it when the caller can be called back
+        (:func:`callback_number` of ``caller_number``).
+        """
         phrases = self._phrases
         if phrases is None or call_id in self._leaving or moh_item is None:
             return False
@@ -270,7 +300,7 @@ class QueueVoice:
             texts.append(phrases.position_text(says.position))
         if says.estimated_wait_s is not None:
             texts.append(phrases.wait_text(says.estimated_wait_s))
-        if self.callbacks is not None:
+        if self.callbacks is not None and callback_number(caller_number) is not None:
             texts.append(phrases.callback_offer)
         parts = tuple(p for p in (self._part(t, codec) for t in texts) if p is not None)
         if not parts:
@@ -323,9 +353,12 @@ class QueueVoice:
         self._media.play(leg_id, PlaybackItem(item_id, (part,)))
         return True
 
-    def digit(self, call_id: CallId, digit: str) -> bool:
+    def digit(self, call_id: CallId, digit: str, *, caller_number: str | None) -> bool:
         """A key from a waiting caller: True when it asked the ACD for a call-back."""
         if self.callbacks is None or digit != CALLBACK_KEY or call_id in self._leaving:
+            return False
+        if callback_number(caller_number) is None:
+            log.info("call-back key from an anonymous caller ignored", call_id=call_id)
             return False
         log.info("caller asks for a call-back", call_id=call_id)
         try:

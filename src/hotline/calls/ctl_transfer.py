@@ -28,8 +28,12 @@ call id as its recording id, later ones are ``<call id>-2``, ``-3`` ...
 (:func:`next_recording_id`), each stored with the call id, so the call detail
 record lists every segment in order.
 
-Not carried out (final NOTIFY ``501``): REFER from the caller's leg, a REFER
-with ``Replaces`` (attended transfer), a second REFER while one is ringing.
+Not carried out here (final NOTIFY ``501``): REFER from the caller's leg, a
+second REFER while one is ringing.  A REFER with ``Replaces`` (attended
+transfer) goes to :mod:`hotline.calls.ctl_attended`, which reuses
+:meth:`CallTransfers.drop_operator_side` and :meth:`CallTransfers.requeue`;
+legs this class does not know are offered to :attr:`CallTransfers.leg_handlers`
+(consultations, supervisors' phones).
 ``call.transferred`` (kind ``blind``; ``to`` the operator id or
 ``queue:<id>``) is written when the transfer completes.
 """
@@ -191,6 +195,32 @@ class CallTransfers:
         self.refused = 0
         self.completed = 0
         self.failed = 0
+        # Legs of other call features (ctl_attended, ctl_monitor), asked in order.
+        self.leg_handlers: list[Callable[[Leg, SessionEvent], bool]] = []
+
+    @property
+    def media(self) -> MediaPort:
+        return self._media
+
+    @property
+    def acd(self) -> TransferAcd | None:
+        return self._acd
+
+    @property
+    def phones(self) -> PhoneDirectory:
+        return self._phones
+
+    @property
+    def events(self) -> CallEventWriter:
+        return self._events
+
+    @property
+    def hooks(self) -> TransferHooks:
+        return self._hooks
+
+    @property
+    def music_on_hold(self) -> Callable[[str], PlaybackItem]:
+        return self._moh
 
     def pending(self, call_id: CallId) -> PendingTransfer | None:
         return self._pending.get(call_id)
@@ -229,22 +259,26 @@ class CallTransfers:
     # -- to a queue -------------------------------------------------------------------------
 
     def _to_queue(self, call: Call, leg: Leg, event: ReferReceived, queue_id: QueueId) -> None:
-        acd, first = self._acd, call.operator_id
-        assert acd is not None and first is not None
+        acd = self._acd
+        assert acd is not None
         if not acd.has_queue(queue_id):
             self._notify(leg, event.refer_id, event.subscription, 404)
             return
         self._notify(leg, event.refer_id, event.subscription, 200)
-        self._drop_operator_side(call)
+        self.requeue(call, queue_id, TransferKind.BLIND)
+
+    def requeue(self, call: Call, queue_id: QueueId, kind: TransferKind) -> None:
+        """The first operator leaves; the call joins ``queue_id`` again (a checked queue)."""
+        acd, first = self._acd, call.operator_id
+        assert acd is not None and first is not None
+        self.drop_operator_side(call)
         call.move(CallPhase.QUEUED)
         call.queue_id = queue_id
         if call.caller_media is not None:
             call.moh_item = f"moh-{call.call_id}"
             self._media.play(call.caller_media, self._moh(call.moh_item))
         call.in_acd = True
-        self._events.transferred(
-            call, TransferKind.BLIND, f"queue:{queue_id}", TransferTarget.QUEUE, first
-        )
+        self._events.transferred(call, kind, f"queue:{queue_id}", TransferTarget.QUEUE, first)
         self.completed += 1
         log.info("call transferred to a queue", call_id=call.call_id, queue=queue_id)
         acd.transfer_to_queue(call.call_id, queue_id, first)
@@ -315,7 +349,7 @@ class CallTransfers:
         """An event on a target's leg; False when the leg is not a transfer's."""
         pending = self._by_leg.get(leg.leg_id)
         if pending is None:
-            return False
+            return any(handler(leg, event) for handler in self.leg_handlers)
         if isinstance(event, DialogConfirmed):
             self._answered(pending, leg, event)
         elif isinstance(event, DialogTerminated):
@@ -357,7 +391,7 @@ class CallTransfers:
         self._close(pending)
         del self._by_leg[leg.leg_id]
         self._notify(pending.refer_leg, pending.refer_id, pending.notify, 200)
-        self._drop_operator_side(call)
+        self.drop_operator_side(call)
         call.operator_id = pending.target
         call.operator_leg = leg
         call.operator_media = pending.media_leg_id
@@ -378,7 +412,7 @@ class CallTransfers:
 
     # -- shared steps ------------------------------------------------------------------------
 
-    def _drop_operator_side(self, call: Call) -> None:
+    def drop_operator_side(self, call: Call) -> None:
         """Detach the first operator: hold music, recording, bridge, media leg, then BYE."""
         media = self._media
         assert isinstance(media, TransferMedia)

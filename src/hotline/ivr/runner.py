@@ -12,9 +12,14 @@ commands into media actions and routing decisions:
   call never waits for speech synthesis) on the caller's media leg, with the
   node's ``barge_in``; ``StopPlayback`` → ``stop_playback``;
 * ``RouteToQueue`` → :meth:`IvrHost.menu_to_queue`;
-* ``RouteToBot`` → reported failed at once (``route_failed``): the voice
-  assistant is not wired yet, so the flow plays its fallback message and goes
-  on (to the operator queue in the demo);
+* ``RouteToBot`` → :meth:`BotHandoff.start` when the runner has a voice
+  assistant (:mod:`hotline.calls.ctl_bot`): the call stays with the runner,
+  its media events passed on to the assistant, until the assistant hands it
+  over (:meth:`IvrRunner.bot_handed_over`: the topic's queue, else the queue
+  of the bot node's fallback) or ends it (:meth:`IvrRunner.bot_finished`).
+  Without an assistant, or when it cannot take the call (busy), the hand-off
+  is reported failed (``route_failed``): the flow plays its fallback message
+  and goes on (to the operator queue in the demo);
 * ``TransferExternal`` → :meth:`ExternalHandoff.redirect` when the runner has
   one (R7; :mod:`hotline.calls.ctl_external`): the call stays with the runner,
   deaf to keys, until it ends (:meth:`IvrRunner.end` passes the end on) or the
@@ -59,6 +64,7 @@ from hotline.ivr.flow_nodes import (
     Node,
     PlayNode,
     Prompt,
+    QueueNode,
 )
 from hotline.ivr.interpreter import IvrSession
 from hotline.ivr.ivr_events import (
@@ -84,6 +90,7 @@ from hotline.media.prompts import EncodedPrompt
 __all__ = [
     "BYE_GUARD_S",
     "MISSING_PROMPT_MS",
+    "BotHandoff",
     "ExternalHandoff",
     "IvrClock",
     "IvrHost",
@@ -159,6 +166,22 @@ class ExternalHandoff(Protocol):
         ...
 
 
+class BotHandoff(Protocol):
+    """The voice assistant (:class:`hotline.calls.ctl_bot.BotCalls`), as the menu sees it."""
+
+    def start(self, call_id: CallId, leg_id: str, codec: str, topic: str | None) -> bool:
+        """Take the call on media leg ``leg_id``; False: it cannot (the flow's fallback)."""
+        ...
+
+    def on_media_event(self, call_id: CallId, event: MediaEvent) -> None:
+        """A media event of the call's caller leg (keys, playback ends)."""
+        ...
+
+    def end(self, call_id: CallId) -> None:
+        """The call ended while with the assistant."""
+        ...
+
+
 def prompt_text(flow: Flow, prompt: Prompt) -> str | None:
     """What the synthesiser says for ``prompt``: its text, else its library text."""
     if prompt.text is not None:
@@ -218,6 +241,7 @@ class _MenuCall:
     bye_deadline: float | None = None
     choices: list[IvrChoiceMade] = field(default_factory=list)
     external: bool = False  # handed to ExternalHandoff; keys and playback ends are ignored
+    bot: RouteToBot | None = None  # with the voice assistant; media events go to it
 
 
 class IvrRunner:
@@ -238,9 +262,11 @@ class IvrRunner:
         fallback_queue: QueueId,
         prompts: RenderedPrompts | None = None,
         external: ExternalHandoff | None = None,
+        bot: BotHandoff | None = None,
     ) -> None:
         self._flow = flow
         self._external = external
+        self.bot = bot
         self._media = media
         self._clock = clock
         self._call_later = call_later
@@ -294,6 +320,10 @@ class IvrRunner:
         call = self._calls.get(call_id)
         if call is None or call.external or getattr(event, "leg_id", None) != call.leg_id:
             return
+        if call.bot is not None:
+            if self.bot is not None:
+                self.bot.on_media_event(call_id, event)
+            return
         now = self._clock.monotonic()
         if isinstance(event, LegDtmfReceived):
             digit = event.dtmf.digit.upper()
@@ -312,6 +342,10 @@ class IvrRunner:
         if call.external and self._external is not None:
             self._external.end(call_id)
             return
+        if call.bot is not None:
+            if self.bot is not None:
+                self.bot.end(call_id)
+            return
         call.session.caller_hung_up(self._clock.monotonic())
 
     def external_failed(self, call_id: CallId) -> None:
@@ -322,6 +356,38 @@ class IvrRunner:
         call.external = False
         log.info("external redirect failed", call_id=call_id)
         self._guarded(call, lambda: call.session.route_failed(self._clock.monotonic()))
+
+    def bot_handed_over(self, call_id: CallId) -> None:
+        """The assistant passes the call to an operator: the topic's queue (its arrival time kept)."""
+        call = self._calls.get(call_id)
+        if call is None or call.bot is None:
+            return
+        queue = self._bot_queue(call.bot)
+        self._drop(call_id)
+        log.info("assistant hands over", call_id=call_id, queue=queue)
+        self.host.menu_to_queue(call_id, queue)
+
+    def bot_finished(self, call_id: CallId) -> None:
+        """The assistant helped the caller and said goodbye: the call ends."""
+        call = self._calls.get(call_id)
+        if call is not None and call.bot is not None:
+            self._drop(call_id)
+            self.host.menu_hang_up(call_id, False)
+
+    def _bot_queue(self, route: RouteToBot) -> QueueId:
+        """The queue of the call's topic if the flow has one, else where the fallback leads."""
+        queues = {node.queue for node in self._flow.nodes if isinstance(node, QueueNode)}
+        if route.topic is not None and QueueId(route.topic) in queues:
+            return QueueId(route.topic)
+        node_id: str | None = route.fallback
+        for _ in range(len(self._flow.nodes)):
+            if node_id is None:
+                break
+            node = self._flow.node(node_id)
+            if isinstance(node, QueueNode):
+                return node.queue
+            node_id = getattr(node, "next", None)
+        return self._fallback_queue
 
     # -- driving a session -----------------------------------------------------------------
     def _guarded(self, call: _MenuCall, step: Callable[[], None]) -> None:
@@ -355,6 +421,8 @@ class IvrRunner:
                 self._disarm(call)
                 self._external.redirect(call.call_id, call.leg_id, call.codec, event)
                 return
+            elif isinstance(event, RouteToBot) and self._to_bot(call, event):
+                return
             elif isinstance(event, RouteToBot | TransferExternal):
                 self._report_choices(call)
                 log.info("hand-off not available", call_id=call.call_id, to=type(event).__name__)
@@ -373,6 +441,18 @@ class IvrRunner:
         self._report_choices(call)
         if self._calls.get(call.call_id) is call:
             self._arm(call)
+
+    def _to_bot(self, call: _MenuCall, route: RouteToBot) -> bool:
+        """Hand the call to the assistant; False when there is none or it cannot take it."""
+        self._report_choices(call)
+        if self.bot is None or self._calls.get(call.call_id) is not call:
+            return False
+        call.bot = route
+        self._disarm(call)
+        if self.bot.start(call.call_id, call.leg_id, call.codec, route.topic):
+            return True
+        call.bot = None
+        return False
 
     def _report_choices(self, call: _MenuCall) -> None:
         while call.choices and self._calls.get(call.call_id) is call:

@@ -226,6 +226,8 @@ class MediaEngineMetrics:
     recording_bytes_dropped: int = 0
     pending_write_bytes: int = 0
     event_handler_errors: int = 0
+    tap_errors: int = 0
+    """Audio taps removed because their sink raised."""
     internal_errors: int = 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, cast
@@ -41,15 +42,22 @@ from hotline.media.mixer import Mixer, relay_payload
 from hotline.media.player import Player
 from hotline.media.ports import PortPair
 from hotline.media.recorder import CallRecorder, RecordingChannel
-from hotline.media.rtp import peek_rtp_header, rtp_payload_end
+from hotline.media.rtp import (
+    MAX_RTP_PACKET_SIZE,
+    RTP_HEADER_SIZE,
+    peek_rtp_header,
+    rtp_payload_end,
+)
 from hotline.media.stats import ReceiveStats
 from hotline.media.stream import OutgoingStream
 from hotline.media.timeouts import RtpInactivityMonitor
 
 __all__ = [
     "FRAME_S",
+    "RECORDER_WINDOW_MS",
     "RUN_IDLE_S",
     "RUN_PACKETS",
+    "TRACEBACKS_LOGGED",
     "LegContext",
     "MediaLeg",
     "transcoder",
@@ -58,13 +66,22 @@ __all__ = [
 log = structlog.get_logger("hotline.media.engine")
 
 _PADDING_BIT: Final = 0x20
+_PLAIN_V2: Final = 0x80
+"""First header byte of version 2 with no padding, no extension and no CSRC."""
+_FIXED: Final = struct.Struct("!BBHII")
 _G711: Final = frozenset({"PCMA", "PCMU"})
-RUN_PACKETS: Final = 3
-"""Contiguous packets handed to the recorder at once (60 ms at 20 ms ptime)."""
+RUN_PACKETS: Final = 10
+"""Contiguous packets handed to the recorder at once (200 ms at 20 ms ptime)."""
+RECORDER_WINDOW_MS: Final = 500
+"""Reorder window of the engine's recorders.  A run waits up to 200 ms to fill, or is
+handed over by the pacer (which looks at each recording every 100 ms) once idle for
+:data:`RUN_IDLE_S`: at most about 330 ms, leaving 170 ms for network reordering."""
 ACTIVITY_EVERY_S: Final = 0.1
 """Longest interval between two reports of a leg's activity to the inactivity monitor."""
 RUN_IDLE_S: Final = 0.03
 """A run older than this without a new packet is handed over by the pacer."""
+TRACEBACKS_LOGGED: Final = 10
+"""Receive-path errors per engine logged with their traceback (the rest without)."""
 FRAME_S: Final = 0.020
 """One pacer tick: the duration of each of our own frames."""
 
@@ -172,6 +189,7 @@ class MediaLeg(asyncio.DatagramProtocol):
         "send_paused",
         "stats",
         "stream",
+        "tap",
         "te_pt",
         "transcode",
         "transcode_table",
@@ -239,6 +257,8 @@ class MediaLeg(asyncio.DatagramProtocol):
         self.run_next_ts = 0
         self.run_now = 0.0
         self.mixer: Mixer | None = None
+        self.tap: Callable[[bytes], None] | None = None
+        """The audio tap: receives each audio payload decoded to 16-bit little-endian PCM."""
         self.playing = False
         self.busy = False
         """True while our own frames (player, DTMF) own the outgoing stream: relay is muted."""
@@ -305,7 +325,7 @@ class MediaLeg(asyncio.DatagramProtocol):
 
     # --- sending ------------------------------------------------------------------------------
 
-    def send(self, packet: bytes) -> None:
+    def send(self, packet: bytes | bytearray) -> None:
         """Send one RTP packet to the remote (latched, else signalled); dropped if none."""
         remote = self.rtp_latch.latched or self.rtp_latch.signalled
         transport = self.rtp_transport
@@ -339,46 +359,69 @@ class MediaLeg(asyncio.DatagramProtocol):
                 else:
                     metrics.dropped_unlatched += 1
                 return
-            try:
-                pt, seq, ts, ssrc, _marker, offset = peek_rtp_header(data)
-            except RemoteProtocolError:
-                metrics.malformed += 1
-                self.malformed += 1
-                return
+            size = len(data)
+            if size >= RTP_HEADER_SIZE and data[0] == _PLAIN_V2 and size <= MAX_RTP_PACKET_SIZE:
+                # The usual packet (version 2; no padding, extension or CSRC): nothing to check.
+                _first, second, seq, ts, ssrc = _FIXED.unpack_from(data)
+                pt = second & 0x7F
+                marker = second > 0x7F
+                offset = RTP_HEADER_SIZE
+            else:
+                try:
+                    pt, seq, ts, ssrc, marker, offset = peek_rtp_header(data)
+                except RemoteProtocolError:
+                    metrics.malformed += 1
+                    self.malformed += 1
+                    return
             if now >= self.activity_due:
                 # The inactivity monitor needs activity, not every packet: tell it at most
                 # every `activity_every` seconds (a timeout may fire that much early).
                 ctx.monitor.on_packet(self.leg_id, now)
                 self.activity_due = now + self.activity_every
             if pt == self.audio_pt:
-                size = len(data)
                 end = rtp_payload_end(data) if data[0] & _PADDING_BIT else size
                 self.stats.receive(ssrc, seq, ts, now, end - offset)
                 payload = None
                 target = self.relay_to
                 if target is not None and not target.busy:
+                    # One copy of the packet, rewritten in place (the header was parsed once).
                     table = self.transcode_table
-                    transcode = self.transcode
-                    if table is None and transcode is None:
-                        packet = data
+                    if table is None and self.transcode is None:
+                        packet = bytearray(data)
                     else:
                         payload = data[offset:end]
+                        packet = bytearray(data[:offset])
                         if table is not None:
-                            out = payload.translate(table)
+                            packet += payload.translate(table)
                         else:
-                            assert transcode is not None
-                            out = transcode(payload)
-                        if end == size:
-                            packet = data[:offset] + out
-                        else:  # the padding goes with the old payload, and so does its bit
-                            packet = bytes((data[0] & ~_PADDING_BIT,)) + data[1:offset] + out
-                    target.send(target.stream.relay(packet, now, payload_type=target.audio_pt))
+                            assert self.transcode is not None
+                            packet += self.transcode(payload)
+                        if end != size:  # the padding goes with the old payload, and its bit
+                            packet[0] &= ~_PADDING_BIT
+                    target.stream.rewrite(packet, seq, ts, ssrc, target.audio_pt, marker, now)
+                    target.send(packet)
+                if self.tap is not None:
+                    if payload is None:
+                        payload = data[offset:end]
+                    self.feed_tap(payload)
                 recorder = self.recorder
                 if recorder is not None or self.mixer is not None or self.inband is not None:
                     if payload is None:
                         payload = data[offset:end]
                     if recorder is not None:
-                        self.record(recorder, payload, ts, ssrc, now)
+                        run = self.run
+                        if (
+                            run
+                            and ts == self.run_next_ts
+                            and ssrc == self.run_ssrc
+                            and len(run) < RUN_PACKETS - 1
+                        ):
+                            # The middle of a run (see record()): just append.
+                            run.append(payload)
+                            self.run_next_ts = (ts + len(payload)) & 0xFFFFFFFF
+                            self.run_now = now
+                        else:
+                            self.record(recorder, payload, ts, ssrc, now)
                     if self.mixer is not None:
                         self.mixer.push(self.leg_id, payload)
                     if self.inband is not None:
@@ -431,6 +474,19 @@ class MediaLeg(asyncio.DatagramProtocol):
         if len(run) >= RUN_PACKETS:
             self.flush_run()
 
+    def feed_tap(self, payload: bytes) -> None:
+        """Decode ``payload`` and hand it to the tap; a sink that raises loses its tap."""
+        sink = self.tap
+        if sink is None:
+            return
+        pcm = self.codec.decode(payload).astype("<i2", copy=False).tobytes()
+        try:
+            sink(pcm)
+        except Exception as exc:  # noqa: BLE001 - a consumer's bug must not stop the media
+            self.tap = None
+            self.ctx.metrics.tap_errors += 1
+            log.error("audio tap failed, tap removed", leg_id=self.leg_id, error=repr(exc))
+
     def flush_run(self) -> None:
         """Hand the pending run of payloads to the recorder."""
         run = self.run
@@ -455,12 +511,20 @@ class MediaLeg(asyncio.DatagramProtocol):
             self.update_busy()
 
     def fail(self, exc: Exception) -> None:
-        """An unexpected error on the receive path: count it, log the first few per leg."""
-        self.ctx.metrics.internal_errors += 1
+        """An unexpected error on the receive path: count it, log the first few per leg.
+
+        Only the engine's first :data:`TRACEBACKS_LOGGED` carry a traceback: formatting
+        one takes long enough to stall every call of the node.
+        """
+        metrics = self.ctx.metrics
+        metrics.internal_errors += 1
         if self.errors_logged < 3:
             self.errors_logged += 1
             log.error(
-                "media receive path failed", leg_id=self.leg_id, error=repr(exc), exc_info=exc
+                "media receive path failed",
+                leg_id=self.leg_id,
+                error=repr(exc),
+                exc_info=exc if metrics.internal_errors <= TRACEBACKS_LOGGED else None,
             )
 
     # --- socket callbacks ---------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 One task for the whole node, whatever the number of calls: no per-leg or
 per-packet task or timer.  Deadlines are absolute (``start + n × 20 ms``), so
-the pacer does not drift; when the event loop was busy and a wake-up comes
+the pacer does not drift.  When the event loop was busy and a wake-up comes
 more than a period late, the missed deadlines are skipped and counted rather
 than run back to back (a burst of frames would only fill the peers' jitter
 buffers; the outgoing streams show the gap as a timestamp jump with the
-marker bit instead, RFC 3551 §4.1).
+marker bit instead, RFC 3551 §4.1); after a tick that is less late, the next
+one comes no sooner than half a period later, so the ticks catch up with the
+grid without two frames leaving back to back.
 
 A tick runs, in order: RFC 4733 senders, players, monitor mixers, player
 events, DTMF end timers and the RTP inactivity monitor, recorder flushes
@@ -23,6 +25,7 @@ import itertools
 import random
 import secrets
 from collections.abc import Callable
+from typing import Final
 
 import structlog
 
@@ -34,9 +37,29 @@ from hotline.media.eng_record import RecordingBook
 from hotline.media.eng_rtcp import send_report
 from hotline.media.player import PlayerSet
 
-__all__ = ["Pacer"]
+__all__ = ["MIN_TICK_GAP_S", "Pacer", "next_tick"]
 
 log = structlog.get_logger("hotline.media.engine")
+
+MIN_TICK_GAP_S: Final = FRAME_S / 2
+"""Shortest interval between two ticks while the pacer catches up after a late one."""
+
+
+def next_tick(deadline: float, now: float) -> tuple[float, float, int]:
+    """After the tick due at ``deadline`` ran at ``now``: the next deadline on the 20 ms grid,
+    when to wake up for it, and how many deadlines were skipped.
+
+    Missed deadlines (``now`` a whole period or more past ``deadline``) are
+    skipped, never run back to back; the wake-up is at the next deadline but no
+    sooner than :data:`MIN_TICK_GAP_S` after ``now``.
+    """
+    behind = now - deadline
+    deadline += FRAME_S
+    skipped = 0
+    if behind >= FRAME_S:
+        skipped = int(behind // FRAME_S)
+        deadline += skipped * FRAME_S
+    return deadline, max(deadline, now + MIN_TICK_GAP_S), skipped
 
 
 class Pacer:
@@ -84,16 +107,23 @@ class Pacer:
         """Legs with RFC 4733 digits to send."""
 
     async def run(self) -> None:
-        """Tick forever on absolute deadlines (cancel the task to stop)."""
+        """Tick forever on absolute deadlines (cancel the task to stop).
+
+        A late tick is not followed by a burst: the next one comes no sooner
+        than :data:`MIN_TICK_GAP_S` after it, so a late wake-up shows as at most
+        one short frame interval while the ticks catch up with the grid; more
+        than a whole period late, the missed deadlines are skipped.
+        """
         now_fn = self._ctx.now
         metrics = self._ctx.metrics
         late_limit = self._config.late_tick_s
         deadline = now_fn() + FRAME_S
+        wake_at = deadline
         while True:
             # A zero sleep still yields: a pacer behind schedule never starves the sockets.
-            await asyncio.sleep(max(deadline - now_fn(), 0.0))
+            await asyncio.sleep(max(wake_at - now_fn(), 0.0))
             now = now_fn()
-            late = now - deadline
+            late = now - wake_at
             if late > late_limit:
                 metrics.pacer_late_ticks += 1
             metrics.pacer_max_late_s = max(metrics.pacer_max_late_s, late)
@@ -102,11 +132,8 @@ class Pacer:
             except Exception as exc:
                 metrics.internal_errors += 1
                 log.error("media pacer tick failed", error=repr(exc), exc_info=exc)
-            deadline += FRAME_S
-            if late >= FRAME_S:
-                skipped = int(late // FRAME_S)
-                metrics.pacer_skipped_ticks += skipped
-                deadline += skipped * FRAME_S
+            deadline, wake_at, skipped = next_tick(deadline, now)
+            metrics.pacer_skipped_ticks += skipped
 
     def tick(self, now: float) -> None:
         """Everything that happens every 20 ms, for every leg."""

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
+import hashlib
+import os
 import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 import structlog
 
@@ -32,15 +35,17 @@ from hotline.media.eng_events import (
     MediaEngineMetrics,
     RecordingFailed,
 )
-from hotline.media.eng_leg import RUN_IDLE_S, LegContext, MediaLeg
+from hotline.media.eng_leg import RECORDER_WINDOW_MS, RUN_IDLE_S, LegContext, MediaLeg
 from hotline.media.recorder import CallRecorder, RecordingChannel, RecordingStored
-from hotline.media.wav import FileWrite, WavFileSink
+from hotline.media.wav import WAV_HEADER_BYTES, FileWrite
 
 __all__ = ["CHUNK_MS", "WRITE_EVERY_TICKS", "Recording", "RecordingBook", "RecordingWriter"]
 
 log = structlog.get_logger("hotline.media.engine")
 
 _RECORDING_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_ZEROS: Final = bytes(64 * 1024)
 CHUNK_MS: Final = 1000
 """Each recorder emits its samples in 1 s chunks (32 KB): one write(2) per call per second."""
 WRITE_EVERY_TICKS: Final = 5
@@ -52,14 +57,15 @@ class Recording:
 
     __slots__ = (
         "caller",
+        "digest",
         "dropped_bytes",
         "failed",
-        "file",
+        "fd",
+        "hashed_to",
         "operator",
         "path",
         "recorder",
         "recording_id",
-        "sink",
         "stored",
     )
 
@@ -79,14 +85,76 @@ class Recording:
         self.stored: RecordingStored | None = None
         self.failed = False
         self.dropped_bytes = 0
-        """Sample data dropped under memory pressure (silence in the file, SHA-256 differs)."""
-        # Touched only by the writer thread.
-        self.file: BinaryIO | None = None
-        self.sink: WavFileSink | None = None
+        """Sample data dropped under memory pressure (silence in the file and in its SHA-256)."""
+        # Touched only by the writer thread: the open file and the SHA-256 of its sample data.
+        self.fd: int | None = None
+        self.digest = hashlib.sha256()
+        self.hashed_to = WAV_HEADER_BYTES
+        """File offset up to which the sample data has been hashed."""
 
 
 _Batch = list[tuple[Recording, list[FileWrite], bool]]
 """(recording, its writes, whether this is its final batch)."""
+
+
+_MAX_IOV: Final = 64
+"""Buffers per pwritev(2) call (well under any system's IOV_MAX)."""
+
+
+def _pwrite_all(fd: int, buffers: list[bytes], offset: int) -> None:
+    """Write ``buffers`` back to back at ``offset``, retrying short writes."""
+    total = sum(len(buffer) for buffer in buffers)
+    done = os.pwritev(fd, buffers, offset)
+    if done < total:  # rare on a regular file (a full disk fails the retry with ENOSPC)
+        rest = memoryview(b"".join(buffers))[done:]
+        while rest:
+            count = os.pwrite(fd, rest, offset + done)
+            done += count
+            rest = rest[count:]
+
+
+def _write_runs(fd: int, writes: list[FileWrite]) -> int:
+    """Apply ``writes`` in order, each run of contiguous ones with one pwritev(2); returns bytes.
+
+    Every system call releases the GIL and must win it back from a busy event
+    loop: a few large calls keep the writer thread from falling behind.
+    """
+    written = 0
+    index, count = 0, len(writes)
+    while index < count:
+        first = writes[index]
+        buffers = [first.data]
+        end = first.offset + len(first.data)
+        index += 1
+        while index < count and writes[index].offset == end and len(buffers) < _MAX_IOV:
+            data = writes[index].data
+            buffers.append(data)
+            end += len(data)
+            index += 1
+        _pwrite_all(fd, buffers, first.offset)
+        written += end - first.offset
+    return written
+
+
+def _hash_samples(recording: Recording, writes: list[FileWrite]) -> None:
+    """Fold the sample data of ``writes`` into the recording's SHA-256, in file order.
+
+    Chunks dropped under memory pressure left a hole in the file, which reads
+    as zeros: the digest takes zeros for them too, so it is the digest of the
+    file's sample data as stored.  Headers (written below the data) are skipped.
+    """
+    digest = recording.digest
+    for write in writes:
+        offset = write.offset
+        if offset < recording.hashed_to:
+            continue
+        gap = offset - recording.hashed_to
+        while gap > 0:
+            step = min(gap, len(_ZEROS))
+            digest.update(_ZEROS[:step])
+            gap -= step
+        digest.update(write.data)  # releases the GIL for a large chunk
+        recording.hashed_to = offset + len(write.data)
 
 
 def _apply(batch: _Batch) -> tuple[int, list[tuple[Recording, str]]]:
@@ -97,21 +165,21 @@ def _apply(batch: _Batch) -> tuple[int, list[tuple[Recording, str]]]:
         if recording.failed:
             continue
         try:
-            if recording.sink is None:
-                # Buffered, but a 32 KB chunk is larger than the buffer: it goes out as one
-                # write(2) (short writes retried by the buffered layer).
-                recording.file = open(recording.path, "w+b")  # noqa: SIM115 - closed below
-                recording.sink = WavFileSink(recording.file)
-            recording.sink.apply(writes)
-            written += sum(len(write.data) for write in writes)
-            if final and recording.file is not None:
-                recording.sink.flush()
-                recording.file.close()
+            if recording.fd is None:
+                recording.fd = os.open(
+                    recording.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o644
+                )
+            written += _write_runs(recording.fd, writes)
+            _hash_samples(recording, writes)
+            if final:
+                fd, recording.fd = recording.fd, None
+                os.close(fd)
         except OSError as exc:
             failures.append((recording, f"{type(exc).__name__}: {exc}"))
-            if recording.file is not None:
+            if recording.fd is not None:
+                fd, recording.fd = recording.fd, None
                 try:
-                    recording.file.close()
+                    os.close(fd)
                 except OSError:
                     log.warning("recording file close failed", path=recording.path)
     return written, failures
@@ -226,7 +294,7 @@ class RecordingWriter:
 class RecordingBook:
     """The recordings in progress of one engine, and what they feed and report."""
 
-    __slots__ = ("_ctx", "_ticks", "directory", "recordings", "writer")
+    __slots__ = ("_batch", "_ctx", "_ticks", "directory", "recordings", "writer")
 
     def __init__(self, ctx: LegContext, directory: Path) -> None:
         self._ctx = ctx
@@ -234,6 +302,8 @@ class RecordingBook:
         self.recordings: dict[str, Recording] = {}
         self.writer: RecordingWriter | None = None
         self._ticks = 0
+        self._batch: _Batch = []
+        """File writes collected over the ticks of one write period, in order."""
 
     def open_writer(self, loop: asyncio.AbstractEventLoop, max_pending_bytes: int) -> None:
         """Start the writer thread (the engine is starting)."""
@@ -257,7 +327,9 @@ class RecordingBook:
         if not _RECORDING_ID.fullmatch(recording_id) or recording_id in self.recordings:
             raise MediaEngineError(f"bad or duplicate recording id {recording_id!r}")
         path = str(self.directory / f"{recording_id}.wav")
-        recorder = CallRecorder(path, now, chunk_ms=CHUNK_MS)
+        recorder = CallRecorder(
+            path, now, chunk_ms=CHUNK_MS, reorder_window_ms=RECORDER_WINDOW_MS, digest=False
+        )
         self.recordings[recording_id] = Recording(recording_id, path, recorder, caller, operator)
         for leg, channel in (
             (caller, RecordingChannel.CALLER),
@@ -280,7 +352,10 @@ class RecordingBook:
         recorder.finish(now)
         recording.stored = recorder.next_event()
         if self.writer is not None:
-            self.writer.submit([(recording, recorder.pending_writes(), True)])
+            batch, self._batch = self._batch, []
+            # The writes collected so far go first: one thread applies batches in order.
+            batch.append((recording, recorder.pending_writes(), True))
+            self.writer.submit(batch)
 
     @staticmethod
     def _detach(recording: Recording) -> None:
@@ -291,45 +366,49 @@ class RecordingBook:
                 leg.recording_id = None
 
     def flush(self, now: float) -> None:
-        """Pacer tick: hand idle packet runs to the recorders; every :data:`WRITE_EVERY_TICKS`
-        also run their flush timers and hand all their file writes to the thread at once."""
+        """Pacer tick: for one :data:`WRITE_EVERY_TICKS`-th of the recordings (each one every
+        100 ms, the work spread evenly over the ticks) hand idle packet runs to the recorder
+        and run its flush timer; every :data:`WRITE_EVERY_TICKS` ticks the file writes
+        collected go to the thread in one batch.
+
+        A run waits at most 200 ms to fill and 100 ms more to be found idle: inside the
+        recorders' reorder window (:data:`~hotline.media.eng_leg.RECORDER_WINDOW_MS`)."""
         if not self.recordings or self.writer is None:
             return
         idle = now - RUN_IDLE_S
+        phase = self._ticks % WRITE_EVERY_TICKS
         self._ticks += 1
-        if self._ticks % WRITE_EVERY_TICKS:
-            for recording in self.recordings.values():
+        batch = self._batch
+        for index, recording in enumerate(self.recordings.values()):
+            if index % WRITE_EVERY_TICKS == phase:
                 caller, operator = recording.caller, recording.operator
                 if caller.run and caller.run_now < idle:
                     caller.flush_run()
                 if operator.run and operator.run_now < idle:
                     operator.flush_run()
-            return
-        batch: _Batch = []
-        for recording in self.recordings.values():
-            for leg in (recording.caller, recording.operator):
-                if leg.run and leg.run_now < idle:
-                    leg.flush_run()
-            recorder = recording.recorder
-            due = recorder.get_timer()
-            if due is not None and due <= now:
-                recorder.handle_timer(now)
-            writes = recorder.pending_writes()
-            if writes:
-                batch.append((recording, writes, False))
-        if batch:
+                recorder = recording.recorder
+                due = recorder.get_timer()
+                if due is not None and due <= now:
+                    recorder.handle_timer(now)
+                writes = recorder.pending_writes()
+                if writes:
+                    batch.append((recording, writes, False))
+        if phase == WRITE_EVERY_TICKS - 1 and batch:
+            self._batch = []
             self.writer.submit(batch)
 
     def _stored(self, recording: Recording) -> None:
         if recording.stored is None:
             return
+        # The writer thread hashed the samples as it wrote them (its last batch is done).
+        stored = dataclasses.replace(recording.stored, sha256=recording.digest.hexdigest())
         self._ctx.metrics.recordings_stored += 1
         self._ctx.events.append(
             CallRecordingStored(
                 recording.recording_id,
                 recording.caller.leg_id,
                 recording.operator.leg_id,
-                recording.stored,
+                stored,
                 recording.dropped_bytes,
             )
         )

@@ -14,7 +14,9 @@
   (written by one worker thread), DTMF and inactivity timers, RTCP reports
   (RFC 3550 §6.2, about every 5 s per leg), then the events;
 - events (:data:`~hotline.media.eng_events.MediaEvent`, frozen dataclasses)
-  go to one callback, in order, from the pacer task.
+  go to one callback, in order, from the pacer task;
+- an audio tap (:meth:`MediaEngine.tap_audio`) hands a leg's received audio,
+  decoded to 16-bit PCM, to a consumer such as the voice assistant.
 
 Commands are plain method calls keyed by leg id; the call layer subscribes to
 the events and never sees a socket.  A leg releases its ports when it is
@@ -350,6 +352,7 @@ class MediaEngine:
             leg.dtmf_rx.flush()
             while (event := leg.dtmf_rx.next_event()) is not None:
                 leg.on_digit(event)
+        leg.tap = None
         self._players.remove(leg.leg_id)
         self._monitor.remove_leg(leg.leg_id)
         self._ctx.dtmf_timers.discard(leg)
@@ -408,6 +411,16 @@ class MediaEngine:
             leg.dtmf_queue.extend((digit.upper(), duration_ms) for digit in digits)
             self._pacer.dtmf_senders.add(leg)
         leg.update_busy()
+
+    def tap_audio(self, leg_id: str, sink: Callable[[bytes], None] | None) -> None:
+        """Hand every audio packet received on ``leg_id`` to ``sink`` as PCM; None removes the tap.
+
+        After latching and statistics, each audio packet (not telephone-events)
+        is decoded with the leg's codec to mono 16-bit little-endian PCM (8 kHz
+        for G.711) and passed to ``sink`` on the event loop, in arrival order.
+        Closing the leg removes the tap; a sink that raises is logged and removed.
+        """
+        self._leg(leg_id).tap = sink
 
     # --- bridges and monitoring -------------------------------------------------------------------
 

@@ -21,7 +21,9 @@ that the driver applies with :class:`~hotline.media.wav.WavFileSink`.  The
 first write is a provisional header with zero sizes (so a crash leaves a file
 :func:`~hotline.media.wav.repair_wav` can fix); :meth:`CallRecorder.finish`
 writes the final header and emits :class:`RecordingStored` with the size and
-the SHA-256 of the sample data, computed while the chunks were produced.
+the SHA-256 of the sample data, computed while the chunks were produced (or,
+with ``digest=False``, left empty for the driver that writes the chunks to
+compute off the event loop).
 """
 
 from __future__ import annotations
@@ -98,7 +100,12 @@ class _Leg:
 
 
 class CallRecorder:
-    """Records one call into a stereo WAV, as a stream of :class:`FileWrite` records."""
+    """Records one call into a stereo WAV, as a stream of :class:`FileWrite` records.
+
+    ``digest=False`` skips the SHA-256 of the sample data (``sha256`` of the
+    :class:`RecordingStored` event is then empty): a driver that hashes what
+    it writes, on another thread, saves the event loop that work.
+    """
 
     __slots__ = (
         "_buffer",
@@ -130,6 +137,7 @@ class CallRecorder:
         chunk_ms: int = 500,
         jump_threshold_s: float = 1.0,
         max_duration_s: float = 4 * 3600.0,
+        digest: bool = True,
     ) -> None:
         if not 20 <= reorder_window_ms <= 2000:
             raise ValueError("reorder_window_ms out of 20..2000")
@@ -150,7 +158,7 @@ class CallRecorder:
         self._buffer = np.zeros((self._capacity, _CHANNELS), dtype="<i2")
         self._flushed = 0  # timeline position of buffer row 0
         self._legs = (_Leg(), _Leg())
-        self._digest = hashlib.sha256()
+        self._digest = hashlib.sha256() if digest else None
         self._writes: list[FileWrite] = [FileWrite(0, self._header(0))]
         self._events: deque[RecordingStored] = deque()
         self._finished = False
@@ -259,9 +267,12 @@ class CallRecorder:
         if start < self._flushed:
             pcm = pcm[self._flushed - start :]
             start = self._flushed
+        # Past the buffer's end: flush to make room.  After a long stall (a packet more than
+        # a whole buffer ahead) that takes several rounds, the later ones emitting silence.
         overshoot = end - (self._flushed + self._capacity)
-        if overshoot > 0:
-            self._flush_until(self._flushed + overshoot, 1)
+        while overshoot > 0:
+            self._flush_until(self._flushed + min(overshoot, self._capacity), 1)
+            overshoot = end - (self._flushed + self._capacity)
         row = start - self._flushed
         self._buffer[row : row + pcm.size, channel] = pcm
         leg.end = max(leg.end, end)
@@ -277,7 +288,8 @@ class CallRecorder:
         buffer[: self._capacity - count] = buffer[count:]
         buffer[self._capacity - count :] = 0
         self._writes.append(FileWrite(WAV_HEADER_BYTES + self._flushed * _FRAME_BYTES, chunk))
-        self._digest.update(chunk)
+        if self._digest is not None:
+            self._digest.update(chunk)
         self._flushed += count
 
     def get_timer(self) -> float | None:
@@ -315,7 +327,7 @@ class CallRecorder:
                 path=self._path,
                 duration_s=self._flushed / RECORDING_RATE_HZ,
                 size_bytes=WAV_HEADER_BYTES + data_bytes,
-                sha256=self._digest.hexdigest(),
+                sha256="" if self._digest is None else self._digest.hexdigest(),
             )
         )
 

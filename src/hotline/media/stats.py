@@ -19,12 +19,20 @@ from collections.abc import Sequence
 from typing import Final
 
 from hotline.media.rtcp import ReceiverReport, ReportBlock, SenderReport, ntp_middle32
-from hotline.media.seq import MIN_SEQUENTIAL, SequenceTracker, SeqVerdict, ts_diff
+from hotline.media.seq import (
+    MAX_DROPOUT,
+    MIN_SEQUENTIAL,
+    SequenceTracker,
+    SeqVerdict,
+    ts_diff,
+)
 
 __all__ = ["ReceiveStats", "SendStats", "build_report"]
 
 _CUMULATIVE_MAX: Final = (1 << 23) - 1
 _CUMULATIVE_MIN: Final = -(1 << 23)
+_HISTORY_MASK: Final = (1 << 256) - 1
+"""The duplicate window of :class:`~hotline.media.seq.SequenceTracker` (its last 256 numbers)."""
 
 
 class ReceiveStats:
@@ -76,12 +84,38 @@ class ReceiveStats:
         self, ssrc: int, sequence_number: int, timestamp: int, now: float, payload_size: int = 0
     ) -> SeqVerdict:
         """Account for one packet that arrived at ``now``; returns the sequence verdict."""
+        tracker = self._tracker
+        if ssrc == self.ssrc and tracker is not None and not tracker.probation:
+            # The per-packet common case, inlined: the next packet of a validated source,
+            # in order (RFC 3550 A.1 update_seq, udelta < MAX_DROPOUT; the same arithmetic
+            # as SequenceTracker.update), then the A.8 jitter update.  Plain ints only.
+            max_seq = tracker.max_seq
+            udelta = (sequence_number - max_seq) & 0xFFFF
+            last_ts = self._last_timestamp
+            if 0 < udelta < MAX_DROPOUT and last_ts is not None:
+                if sequence_number < max_seq:
+                    tracker.cycles += 0x10000
+                tracker.max_seq = sequence_number
+                tracker.history = ((tracker.history << udelta) | 1) & _HISTORY_MASK
+                tracker.received += 1
+                self.bytes_received += payload_size
+                transit_delta = (now - self._last_arrival) * self.clock_rate_hz - (
+                    ((timestamp - last_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                )
+                jitter = self.jitter
+                self.jitter = (
+                    jitter
+                    + ((-transit_delta if transit_delta < 0 else transit_delta) - jitter) / 16.0
+                )
+                self._last_arrival = now
+                self._last_timestamp = timestamp
+                return SeqVerdict.IN_ORDER
         if ssrc != self.ssrc:
             if self.ssrc is not None:
                 self.ssrc_changes += 1
                 self._reset()
             self.ssrc = ssrc
-        tracker = self._tracker
+            tracker = None
         if tracker is None:
             tracker = self._tracker = SequenceTracker(
                 sequence_number, min_sequential=self.min_sequential

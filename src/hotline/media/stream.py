@@ -46,6 +46,9 @@ _HEADER: Final = struct.Struct("!BBHII")
 _SEQ_TS_SSRC: Final = struct.Struct("!HII")
 _SEQ_MOD: Final = 1 << 16
 _TS_MOD: Final = 1 << 32
+_SEQ_MASK: Final = _SEQ_MOD - 1
+_SEQ_HALF: Final = _SEQ_MOD >> 1
+_TS_MASK: Final = _TS_MOD - 1
 _MARKER: Final = 0x80
 
 
@@ -195,31 +198,50 @@ class OutgoingStream:
         :func:`~hotline.media.rtp.peek_rtp_header`) for a malformed packet.
         """
         in_pt, in_seq, in_ts, in_ssrc, in_marker, _offset = peek_rtp_header(packet)
-        marker = _MARKER if in_marker else 0
+        out = bytearray(packet)
+        pt = in_pt if payload_type is None else payload_type
+        self.rewrite(out, in_seq, in_ts, in_ssrc, pt, in_marker, now)
+        return bytes(out)
+
+    def rewrite(
+        self,
+        packet: bytearray,
+        in_seq: int,
+        in_ts: int,
+        in_ssrc: int,
+        payload_type: int,
+        marker: bool,
+        now: float,
+    ) -> None:
+        """Rewrite the fixed header of a relayed ``packet`` in place onto this stream.
+
+        The same as :meth:`relay` for a caller that has parsed the header
+        already (the engine's receive path): ``in_seq``, ``in_ts``, ``in_ssrc``
+        and ``marker`` are the packet's own fields, ``payload_type`` the one to
+        send.  Bytes 1..11 are overwritten; nothing else is read or copied.
+        """
+        out_marker = _MARKER if marker else 0
         if self._source is not StreamSource.RELAY or in_ssrc != self._relay_in_ssrc:
             self._anchor_relay(in_seq, in_ts, in_ssrc, now)
-            marker = _MARKER
+            out_marker = _MARKER
         else:
-            step = (in_seq - self._relay_in_seq) % _SEQ_MOD
+            step = (in_seq - self._relay_in_seq) & _SEQ_MASK
             if MAX_DROPOUT < step < _SEQ_MOD - MAX_MISORDER:
                 self._anchor_relay(in_seq, in_ts, in_ssrc, now)
-                marker = _MARKER
-            elif step < _SEQ_MOD // 2:
+                out_marker = _MARKER
+            elif step < _SEQ_HALF:
                 self._relay_in_seq = in_seq
-        out_seq = (in_seq + self._relay_seq_offset) % _SEQ_MOD
-        out_ts = (in_ts + self._relay_ts_offset) % _TS_MOD
-        if (out_seq - self._seq) % _SEQ_MOD < _SEQ_MOD // 2:
+        out_seq = (in_seq + self._relay_seq_offset) & _SEQ_MASK
+        out_ts = (in_ts + self._relay_ts_offset) & _TS_MASK
+        if (out_seq - self._seq) & _SEQ_MASK < _SEQ_HALF:
             # Newest packet so far (not a late reordered one): it moves our "last sent" state.
             self._seq = out_seq
             self._ts = out_ts
             self._last_now = now
             self._last_samples = self._frame_samples
         self.packets_sent += 1
-        pt = in_pt if payload_type is None else payload_type
-        out = bytearray(packet)
-        out[1] = marker | pt
-        _SEQ_TS_SSRC.pack_into(out, 2, out_seq, out_ts, self._ssrc)
-        return bytes(out)
+        packet[1] = out_marker | payload_type
+        _SEQ_TS_SSRC.pack_into(packet, 2, out_seq, out_ts, self._ssrc)
 
     def _anchor_relay(self, in_seq: int, in_ts: int, in_ssrc: int, now: float) -> None:
         ts, _ = self._continue_timeline(now)

@@ -25,11 +25,11 @@ Layer L1: pure (events in, records out; no clock, no I/O).
 from __future__ import annotations
 
 import enum
-import math
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from hotline.reports.events import CallCentreEvent, Direction, EventKind, HungUpBy
@@ -42,11 +42,13 @@ __all__ = [
     "CdrFilter",
     "CdrOutcome",
     "build_cdrs",
+    "cdr_from_projection",
     "mask_number",
 ]
 
 _K = EventKind
 _KEEP_DIGITS: Final = 2
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CdrOutcome(enum.StrEnum):
@@ -240,7 +242,7 @@ def _record(
     started = facts.arrived_at if facts is not None else raw.first_at
     visits = sorted(visits, key=lambda v: v.entered_at)
     handled = sorted(handled, key=lambda h: h.answered_at)
-    waits = [v.wait_s for v in visits if v.wait_s is not None]
+    waits = [v.wait_ms for v in visits if v.wait_ms is not None]
     operators = tuple(dict.fromkeys(h.operator_id for h in handled))
     caller = raw.caller if raw.direction is Direction.INBOUND else None
     return CallDetailRecord(
@@ -259,14 +261,65 @@ def _record(
         queue_outcomes=tuple((v.queue_id, v.outcome) for v in visits),
         operator_id=operators[0] if operators else None,
         operators=operators,
-        wait_s=math.fsum(waits) if waits else None,
-        talk_s=math.fsum(h.talk_s for h in handled) if handled else None,
-        hold_s=math.fsum(h.hold_s for h in handled) if handled else None,
+        # Whole milliseconds, like every report sum (and the store's call records).
+        wait_s=sum(waits) / 1000 if waits else None,
+        talk_s=sum(h.talk_ms for h in handled) / 1000 if handled else None,
+        hold_s=sum(h.hold_ms for h in handled) / 1000 if handled else None,
         outcome=_outcome(raw, visits),
         hung_up_by=raw.hung_up_by,
         end_cause=raw.end_cause,
         recording_path=raw.recording_path,
     )
+
+
+def _opt_time(ms: object) -> datetime | None:
+    return None if ms is None else _EPOCH + timedelta(milliseconds=int(str(ms)))
+
+
+def _opt_s(ms: object) -> float | None:
+    return None if ms is None else int(str(ms)) / 1000
+
+
+def cdr_from_projection(row: Mapping[str, object]) -> CallDetailRecord:
+    """The record of one row of the store's ``call_records`` projection.
+
+    Equal to what :func:`build_cdrs` makes from the call's events (the row
+    was made from that very record by :mod:`hotline.reports.projection`).
+    """
+    started = _opt_time(row["started_ms"])
+    assert started is not None
+    caller = _opt_text(row["caller"])
+    called = _opt_text(row["called"])
+    hung_up = _opt_text(row["hung_up_by"])
+    queue_outcomes = json.loads(str(row["queue_outcomes"]))
+    return CallDetailRecord(
+        call_id=str(row["call_id"]),
+        started_at=started,
+        answered_at=_opt_time(row["answered_ms"]),
+        ended_at=_opt_time(row["ended_ms"]),
+        caller=caller,
+        caller_masked=mask_number(caller),
+        called=called,
+        called_masked=mask_number(called),
+        trunk=_opt_text(row["trunk"]),
+        direction=Direction(str(row["direction"])),
+        topic=_opt_text(row["topic"]),
+        queues=tuple(str(q) for q in json.loads(str(row["queues"]))),
+        queue_outcomes=tuple((str(q), QueueOutcome(str(o))) for q, o in queue_outcomes),
+        operator_id=_opt_text(row["operator_id"]),
+        operators=tuple(str(o) for o in json.loads(str(row["operators"]))),
+        wait_s=_opt_s(row["wait_ms"]),
+        talk_s=_opt_s(row["talk_ms"]),
+        hold_s=_opt_s(row["hold_ms"]),
+        outcome=CdrOutcome(str(row["outcome"])),
+        hung_up_by=HungUpBy(hung_up) if hung_up is not None else None,
+        end_cause=_opt_text(row["end_cause"]),
+        recording_path=_opt_text(row["recording_path"]),
+    )
+
+
+def _opt_text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def build_cdrs(

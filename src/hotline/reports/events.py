@@ -95,6 +95,9 @@ class EventKind(enum.StrEnum):
     OPERATOR_LOGOUT = "operator.logout"
     WRAPUP_STARTED = "wrapup.started"
     WRAPUP_ENDED = "wrapup.ended"
+    MONITOR_STARTED = "monitor.started"
+    MONITOR_MODE_CHANGED = "monitor.mode_changed"
+    MONITOR_ENDED = "monitor.ended"
 
 
 class Direction(enum.StrEnum):
@@ -178,6 +181,14 @@ _CALL = EventSchema(call=True)
 _QUEUE = EventSchema(call=True, queue=True)
 _OPERATOR = EventSchema(operator=True)
 _CALL_OPERATOR = EventSchema(call=True, operator=True)
+_MONITOR: Final[Mapping[str, PayloadField]] = MappingProxyType(
+    {
+        "supervisor": PayloadField(_STR),
+        "mode": PayloadField(_STR, choices=frozenset({"listen", "whisper", "barge"})),
+        "session_id": PayloadField(_STR),
+        "reason": PayloadField(_STR, required=False),
+    }
+)
 
 EVENT_SCHEMAS: Final[Mapping[EventKind, EventSchema]] = MappingProxyType(
     {
@@ -275,6 +286,12 @@ EVENT_SCHEMAS: Final[Mapping[EventKind, EventSchema]] = MappingProxyType(
         EventKind.OPERATOR_LOGOUT: _OPERATOR,
         EventKind.WRAPUP_STARTED: _CALL_OPERATOR,
         EventKind.WRAPUP_ENDED: _CALL_OPERATOR,
+        # Supervisor monitoring sessions (issue 6 item 8): an audited fact each.
+        EventKind.MONITOR_STARTED: EventSchema(call=True, payload=_MONITOR),
+        EventKind.MONITOR_MODE_CHANGED: EventSchema(call=True, payload=_MONITOR),
+        EventKind.MONITOR_ENDED: EventSchema(
+            call=True, payload={**_MONITOR, "reason": PayloadField(_STR)}
+        ),
     }
 )
 

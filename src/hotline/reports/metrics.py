@@ -29,12 +29,11 @@ Layer L1: pure.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Final, Protocol
 
 from hotline.reports.events import CallCentreEvent, Direction
 from hotline.reports.metrics_calls import derive_calls
@@ -45,52 +44,40 @@ from hotline.reports.metrics_config import (
     bucket_start,
     buckets_between,
 )
-from hotline.reports.metrics_facts import (
-    CallbackFact,
-    CallFacts,
-    HandledCall,
-    OperatorSpan,
-    QueueOutcome,
-    QueueVisit,
-    SpanKind,
-)
+from hotline.reports.metrics_counters import CallCounters, QueueCounters, build_row
+from hotline.reports.metrics_facts import OperatorSpan, SpanKind
 from hotline.reports.metrics_operators import derive_operator_spans
 from hotline.reports.metrics_row import GroupKey, MetricRow
-from hotline.reports.metrics_service import (
-    abandon_rate,
-    average_handle_time_s,
-    average_speed_of_answer_s,
-    bot_containment,
-    count_outcome,
-    ivr_self_service,
-    occupancy,
-    offered,
-    repeat_call_ids,
-    repeat_rate,
-    service_level,
-    service_level_answered_only,
-    time_to_operator,
-    timed_out_rate,
-    utilisation,
-)
+from hotline.reports.metrics_service import repeat_call_ids
 
-__all__ = ["GroupKey", "MetricRow", "compute_report"]
+__all__ = [
+    "CALL_DIMENSIONS",
+    "OPERATOR_DIMENSIONS",
+    "GroupKey",
+    "Grouper",
+    "MetricRow",
+    "add_span_pieces",
+    "compute_report",
+]
 
-_CALL_DIMENSIONS = frozenset({Dimension.TOPIC, Dimension.TRUNK, Dimension.DIRECTION})
-_OPERATOR_DIMENSIONS = frozenset({Dimension.OPERATOR})
-_O = QueueOutcome
+CALL_DIMENSIONS: Final = frozenset({Dimension.TOPIC, Dimension.TRUNK, Dimension.DIRECTION})
+"""Whole-call figures apply only when grouping by these (or nothing)."""
+OPERATOR_DIMENSIONS: Final = frozenset({Dimension.OPERATOR})
+"""Operator-time figures apply only when grouping by these (or nothing)."""
+_MS: Final = timedelta(milliseconds=1)
 
 
 @dataclass(slots=True)
 class _Group:
-    visits: list[QueueVisit] = field(default_factory=list)
-    handled: list[HandledCall] = field(default_factory=list)
-    calls: list[CallFacts] = field(default_factory=list)
-    callbacks: list[CallbackFact] = field(default_factory=list)
-    seconds: dict[SpanKind, list[float]] = field(default_factory=lambda: defaultdict(list))
+    counters: QueueCounters = field(default_factory=QueueCounters)
+    tto_s: list[float] = field(default_factory=list)
+    calls: CallCounters = field(default_factory=CallCounters)
+    ms: dict[SpanKind, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
-class _Grouper:
+class Grouper:
+    """Rows by interval bucket and the chosen dimensions."""
+
     def __init__(
         self, interval: Interval | None, by: frozenset[Dimension], config: MetricsConfig
     ) -> None:
@@ -131,7 +118,11 @@ def _in(at: datetime, start: datetime, end: datetime) -> bool:
     return start <= at < end
 
 
-def _add_spans(g: _Grouper, spans: Iterable[OperatorSpan], start: datetime, end: datetime) -> None:
+def add_span_pieces(
+    g: Grouper, spans: Iterable[OperatorSpan], start: datetime, end: datetime
+) -> None:
+    """Cut operator spans at ``[start, end)`` and at interval buckets, into ``g``'s groups
+    (whole milliseconds, so that any grouping of the pieces sums to the same)."""
     for span in spans:
         lo, hi = max(span.start, start), min(span.end, end)
         if hi <= lo:
@@ -142,7 +133,7 @@ def _add_spans(g: _Grouper, spans: Iterable[OperatorSpan], start: datetime, end:
             pieces = buckets_between(lo, hi, g.interval, g.tz)
         for bucket, a, b in pieces:
             key = g.key(bucket, operator_id=span.operator_id)
-            g.group(key).seconds[span.kind].append((b - a).total_seconds())
+            g.group(key).ms[span.kind].append((b - a) // _MS)
 
 
 class _Dimensioned(Protocol):
@@ -160,7 +151,7 @@ class _Dimensioned(Protocol):
     def direction(self) -> Direction: ...
 
 
-def _record_key(g: _Grouper, at: datetime, r: _Dimensioned) -> GroupKey:
+def _record_key(g: Grouper, at: datetime, r: _Dimensioned) -> GroupKey:
     return g.key(
         at,
         queue_id=r.queue_id,
@@ -189,13 +180,16 @@ def compute_report(
     dims = frozenset(by)
     events = list(events)
     derived = derive_calls(events, config, end=end)
-    g = _Grouper(interval, dims, config)
+    g = Grouper(interval, dims, config)
     for v in derived.visits:
         if _in(v.entered_at, start, end):
-            g.group(_record_key(g, v.entered_at, v)).visits.append(v)
+            grp = g.group(_record_key(g, v.entered_at, v))
+            grp.counters.add_visit(v)
+            if v.time_to_operator_s is not None:
+                grp.tto_s.append(v.time_to_operator_s)
     for h in derived.handled:
         if _in(h.answered_at, start, end):
-            g.group(_record_key(g, h.answered_at, h)).handled.append(h)
+            g.group(_record_key(g, h.answered_at, h)).counters.add_handled(h)
     for cb in derived.callbacks:
         if _in(cb.at, start, end):
             key = g.key(
@@ -205,92 +199,32 @@ def compute_report(
                 trunk=cb.trunk,
                 direction=Direction.INBOUND,
             )
-            g.group(key).callbacks.append(cb)
-    calls_apply = dims <= _CALL_DIMENSIONS
-    repeats: frozenset[str] = frozenset()
+            g.group(key).counters.add_callback(cb)
+    calls_apply = dims <= CALL_DIMENSIONS
     if calls_apply:
         repeats = repeat_call_ids(derived.calls, config.repeat_window_s)
         for c in derived.calls:
             if _in(c.arrived_at, start, end):
                 key = g.key(c.arrived_at, topic=c.topic, trunk=c.trunk, direction=c.direction)
-                g.group(key).calls.append(c)
-    operators_apply = dims <= _OPERATOR_DIMENSIONS
+                g.group(key).calls.add_call(c, c.call_id in repeats)
+    operators_apply = dims <= OPERATOR_DIMENSIONS
     if operators_apply:
-        _add_spans(g, derived.spans, start, end)
-        _add_spans(g, derive_operator_spans(events, end=end), start, end)
+        add_span_pieces(g, derived.spans, start, end)
+        add_span_pieces(g, derive_operator_spans(events, end=end), start, end)
     if interval is not None and not dims:
         for bucket, _a, _b in buckets_between(start, end, interval, config.tz):
             g.group(g.key(bucket))
     elif interval is None and not dims:
         g.group(g.key(None))
     rows = [
-        _row(key, grp, repeats, calls_apply=calls_apply, operators_apply=operators_apply)
+        build_row(
+            key,
+            grp.counters,
+            time_to_operator_s=grp.tto_s,
+            calls=grp.calls if calls_apply else None,
+            operator_ms=grp.ms if operators_apply else None,
+        )
         for key, grp in g.groups.items()
     ]
     rows.sort(key=lambda r: r.key.sort_key())
     return tuple(rows)
-
-
-def _row(
-    key: GroupKey,
-    grp: _Group,
-    repeats: frozenset[str],
-    *,
-    calls_apply: bool,
-    operators_apply: bool,
-) -> MetricRow:
-    visits = grp.visits
-    complete = [h for h in grp.handled if h.complete]
-    waits = [v.wait_s for v in visits if v.wait_s is not None]
-    tto = time_to_operator(visits)
-    seconds = {kind: math.fsum(grp.seconds[kind]) for kind in SpanKind}
-    work_s = math.fsum(grp.seconds[SpanKind.CONNECTED] + grp.seconds[SpanKind.WRAP_UP])
-    calls = grp.calls
-    return MetricRow(
-        key=key,
-        offered=offered(visits),
-        answered=count_outcome(visits, _O.ANSWERED),
-        answered_within_norm=sum(1 for v in visits if v.answered_within_norm),
-        abandoned=count_outcome(visits, _O.ABANDONED),
-        short_abandoned=count_outcome(visits, _O.SHORT_ABANDON),
-        timed_out=count_outcome(visits, _O.TIMED_OUT),
-        overflowed=count_outcome(visits, _O.OVERFLOWED),
-        callback=count_outcome(visits, _O.CALLBACK),
-        left_empty=count_outcome(visits, _O.LEFT_EMPTY),
-        left_full=count_outcome(visits, _O.LEFT_FULL),
-        unresolved=count_outcome(visits, _O.UNRESOLVED),
-        callback_attempts=sum(1 for c in grp.callbacks if not c.completed),
-        callbacks_completed=sum(1 for c in grp.callbacks if c.completed),
-        service_level=service_level(visits),
-        service_level_answered_only=service_level_answered_only(visits),
-        asa_s=average_speed_of_answer_s(visits),
-        longest_wait_s=max(waits) if waits else None,
-        time_to_operator_p50_s=tto.p50_s if tto is not None else None,
-        time_to_operator_p90_s=tto.p90_s if tto is not None else None,
-        time_to_operator_max_s=tto.max_s if tto is not None else None,
-        abandon_rate=abandon_rate(visits),
-        timed_out_rate=timed_out_rate(visits),
-        handled=len(complete),
-        talk_s=math.fsum(h.talk_s for h in complete),
-        hold_s=math.fsum(h.hold_s for h in complete),
-        wrapup_s=math.fsum(h.wrapup_s or 0.0 for h in complete),
-        aht_s=average_handle_time_s(complete),
-        work_s=work_s if operators_apply else None,
-        ready_idle_s=seconds[SpanKind.READY_IDLE] if operators_apply else None,
-        logged_in_s=seconds[SpanKind.LOGGED_IN] if operators_apply else None,
-        occupancy=occupancy(work_s, seconds[SpanKind.READY_IDLE]) if operators_apply else None,
-        utilisation=(utilisation(work_s, seconds[SpanKind.LOGGED_IN]) if operators_apply else None),
-        calls=sum(1 for c in calls if c.direction is Direction.INBOUND) if calls_apply else None,
-        bot_calls=sum(1 for c in calls if c.bot_started) if calls_apply else None,
-        bot_contained=sum(1 for c in calls if c.bot_contained) if calls_apply else None,
-        bot_containment=bot_containment(calls) if calls_apply else None,
-        ivr_self_served=sum(1 for c in calls if c.ivr_self_served) if calls_apply else None,
-        ivr_self_service=ivr_self_service(calls) if calls_apply else None,
-        repeat_calls=sum(1 for c in calls if c.call_id in repeats) if calls_apply else None,
-        repeat_rate=repeat_rate(calls, repeats) if calls_apply else None,
-        outbound_calls=(
-            sum(1 for c in calls if c.direction is Direction.OUTBOUND) if calls_apply else None
-        ),
-        outbound_answered=sum(1 for c in calls if c.outbound_answered) if calls_apply else None,
-        outbound_failed=sum(1 for c in calls if c.outbound_failed) if calls_apply else None,
-    )

@@ -256,7 +256,9 @@ class _Call:
         loose = self.loose_wrapups.pop(e.operator_id, None)
         if loose is not None:
             self.loose_spans.append(
-                OperatorSpan(e.operator_id, SpanKind.WRAP_UP, loose, e.timestamp)
+                OperatorSpan(
+                    e.operator_id, SpanKind.WRAP_UP, loose, e.timestamp, call_id=self.call_id
+                )
             )
             return
         handling = self._last_handling(e.operator_id)
@@ -332,9 +334,18 @@ class _Call:
             )
         for h in self.handlings:
             into.handled.append(self._handled(h, direction))
-            into.spans.extend(_spans_of(h, end))
+            into.spans.extend(_spans_of(h, end, self.call_id))
         for operator_id, since in self.loose_wrapups.items():
-            into.spans.append(OperatorSpan(operator_id, SpanKind.WRAP_UP, since, max(since, end)))
+            into.spans.append(
+                OperatorSpan(
+                    operator_id,
+                    SpanKind.WRAP_UP,
+                    since,
+                    max(since, end),
+                    open=True,
+                    call_id=self.call_id,
+                )
+            )
         into.spans.extend(self.loose_spans)
         into.callbacks.extend(self.callbacks)
         arrival = self.arrived.timestamp if self.arrived is not None else self.first_at
@@ -379,17 +390,39 @@ class _Call:
         )
 
 
-def _spans_of(h: _Handling, end: datetime) -> list[OperatorSpan]:
+def _spans_of(h: _Handling, end: datetime, call_id: str) -> list[OperatorSpan]:
     """Connected, hold and wrap-up spans of one handling; open ones run to ``end``."""
     op = h.operator_id
     connected_to = h.ended_at if h.ended_at is not None else max(h.answered_at, end)
-    spans = [OperatorSpan(op, SpanKind.CONNECTED, h.answered_at, connected_to)]
-    spans.extend(OperatorSpan(op, SpanKind.HOLD, a, b) for a, b in h.holds)
+    spans = [
+        OperatorSpan(
+            op,
+            SpanKind.CONNECTED,
+            h.answered_at,
+            connected_to,
+            open=h.ended_at is None,
+            call_id=call_id,
+        )
+    ]
+    spans.extend(OperatorSpan(op, SpanKind.HOLD, a, b, call_id=call_id) for a, b in h.holds)
     if h.hold_from is not None:
-        spans.append(OperatorSpan(op, SpanKind.HOLD, h.hold_from, max(h.hold_from, end)))
+        spans.append(
+            OperatorSpan(
+                op, SpanKind.HOLD, h.hold_from, max(h.hold_from, end), open=True, call_id=call_id
+            )
+        )
     if h.wrapup_from is not None:
         wrapup_to = h.wrapup_to if h.wrapup_to is not None else max(h.wrapup_from, end)
-        spans.append(OperatorSpan(op, SpanKind.WRAP_UP, h.wrapup_from, wrapup_to))
+        spans.append(
+            OperatorSpan(
+                op,
+                SpanKind.WRAP_UP,
+                h.wrapup_from,
+                wrapup_to,
+                open=h.wrapup_to is None,
+                call_id=call_id,
+            )
+        )
     return spans
 
 

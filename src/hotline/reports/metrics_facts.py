@@ -72,6 +72,17 @@ class QueueVisit:
     time_to_operator_s: float | None = None
 
     @property
+    def wait_ms(self) -> int | None:
+        """The wait in whole milliseconds (the unit every additive report sum uses)."""
+        return None if self.wait_s is None else round(self.wait_s * 1000)
+
+    @property
+    def time_to_operator_ms(self) -> int | None:
+        if self.time_to_operator_s is None:
+            return None
+        return round(self.time_to_operator_s * 1000)
+
+    @property
     def answered_within_norm(self) -> bool:
         """Answered after a wait of at most the queue's norm T (docs/metrics.md, SL(T))."""
         return (
@@ -120,6 +131,24 @@ class HandledCall:
     def handle_s(self) -> float:
         """Talk + hold + wrap-up (docs/metrics.md, AHT)."""
         return self.connected_s + (self.wrapup_s or 0.0)
+
+    # Whole milliseconds: event times are whole milliseconds, so these are exact,
+    # and sums of them do not depend on the order they are added in.
+    @property
+    def connected_ms(self) -> int:
+        return round(self.connected_s * 1000)
+
+    @property
+    def hold_ms(self) -> int:
+        return round(self.hold_s * 1000)
+
+    @property
+    def talk_ms(self) -> int:
+        return max(self.connected_ms - self.hold_ms, 0)
+
+    @property
+    def wrapup_ms(self) -> int:
+        return round((self.wrapup_s or 0.0) * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +217,10 @@ class OperatorSpan:
     kind: SpanKind
     start: datetime
     end: datetime
+    #: Still running when the log ends: ``end`` is the report's end, not an event.
+    open: bool = False
+    #: The call the span belongs to (None for login and ready-idle time).
+    call_id: str | None = None
 
     @property
     def seconds(self) -> float:

@@ -115,10 +115,17 @@ class Percentiles:
     max_s: float
 
 
-def time_to_operator(visits: Iterable[QueueVisit]) -> Percentiles | None:
+def time_to_operator(visits: Iterable[QueueVisit] | Iterable[float]) -> Percentiles | None:
     """docs/metrics.md, Time to operator: first INVITE to operator answer, IVR and bot
-    included; p50/p90/max over the calls that reached an operator."""
-    values = [v.time_to_operator_s for v in visits if v.time_to_operator_s is not None]
+    included; p50/p90/max over the calls that reached an operator (their visits, or
+    the values in seconds)."""
+    values: list[float] = []
+    for v in visits:
+        if isinstance(v, QueueVisit):
+            if v.time_to_operator_s is not None:
+                values.append(v.time_to_operator_s)
+        else:
+            values.append(v)
     if not values:
         return None
     p50 = percentile(values, 50)
@@ -170,7 +177,7 @@ def repeat_call_ids(calls: Iterable[CallFacts], window_s: float) -> frozenset[st
             groups[c.caller, c.topic].append(c)
     repeats: set[str] = set()
     for group in groups.values():
-        group.sort(key=lambda c: c.arrived_at)
+        group.sort(key=lambda c: (c.arrived_at, c.call_id))
         for earlier, later in pairwise(group):
             if (later.arrived_at - earlier.arrived_at).total_seconds() <= window_s:
                 repeats.add(later.call_id)

@@ -17,6 +17,10 @@ can be recomputed for any past period; no counter lives only in memory.
     constraint and every INSERT skips ids already stored, so a replay after a
     crash never duplicates an event.
 
+    Given :class:`~hotline.store.projections.Projections`, each batch also
+    updates the projections and interval rollups of its calls, in the same
+    transaction as the insert.
+
     Counters for ``/metrics``: :attr:`~EventStore.pending`,
     :attr:`~EventStore.journal_backlog`, ``written_total``,
     ``journaled_total``, ``replayed_total``, ``rejected_total``,
@@ -39,7 +43,7 @@ import os
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -59,6 +63,9 @@ from hotline.core.clock import Clock, SystemClock
 from hotline.core.records import EventRecord
 from hotline.store.db import Database
 from hotline.store.models import Base
+
+if TYPE_CHECKING:
+    from hotline.store.projections import Projections
 
 __all__ = [
     "DEFAULT_JOURNAL_NAME",
@@ -114,6 +121,8 @@ class EventRow(Base):
         Index("ix_events_topic_ts_ms", "topic", "ts_ms"),
         Index("ix_events_operator_ts_ms", "operator_id", "ts_ms"),
         Index("ix_events_call_id", "call_id"),
+        # Each operator's last login/logout/state event before a time (reports).
+        Index("ix_events_operator_kind_ts_ms", "operator_id", "kind", "ts_ms"),
     )
 
     seq: Mapped[int] = mapped_column(
@@ -279,10 +288,12 @@ class EventStore:
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
         clock: Clock | None = None,
+        projections: Projections | None = None,
     ) -> None:
         if max_pending < 1 or batch_size < 1:
             raise ValueError("max_pending and batch_size must be >= 1")
         self._db = db
+        self._projections = projections
         self._clock: Clock = clock or SystemClock()
         self._pending: deque[dict[str, Any]] = deque()
         self._max_pending = max_pending
@@ -491,7 +502,13 @@ class EventStore:
         else:
             stmt = sqlite_insert(EventRow).on_conflict_do_nothing(index_elements=["event_id"])
         with self._db.engine.begin() as conn:
+            if self._projections is None:
+                conn.execute(stmt, rows)
+                return
+            # The projections follow the events in the same transaction: they never drift.
+            before = self._projections.seq_before(conn)
             conn.execute(stmt, rows)
+            self._projections.after_insert(conn, rows, before)
 
     def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> int:
         refused: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
+from hotline.app.callservice import operator_profiles
 from hotline.app.cli import app
 from hotline.app.settings import load_settings
 from hotline.store.accounts import AccountsRepository
@@ -30,7 +31,7 @@ def test_demo_with_fixed_password(hotline_env: dict[str, str]) -> None:
     db, repo = _repo()
     try:
         ops = repo.operators()
-        assert [o.sip_username for o in ops] == ["1001", "1002", "1003", "1004", "1005"]
+        assert [o.sip_username for o in ops] == ["1001", "1002", "1003", "1004", "1005", "2001"]
         op = ops[0]
         assert op.ha1_md5 == hashlib.md5(f"1001:{op.sip_realm}:s3cret-pw".encode()).hexdigest()
         assert (
@@ -45,6 +46,18 @@ def test_demo_with_fixed_password(hotline_env: dict[str, str]) -> None:
         }
         assert len([u for u in users.values() if u.role == "operator"]) == 5
         assert PasswordHasher().verify(users["supervisor"].password_hash, "s3cret-pw")
+        # The supervisor's phone: a SIP account linked to the supervisor, with no skills.
+        supervisor_phone = ops[-1]
+        assert supervisor_phone.user_id == users["supervisor"].id
+        assert supervisor_phone.skills == {} and supervisor_phone.enabled
+        assert (
+            supervisor_phone.ha1_md5
+            == hashlib.md5(f"2001:{op.sip_realm}:s3cret-pw".encode()).hexdigest()
+        )
+        assert "2001" in text  # in the credentials file, like the operators' accounts
+        # Only operators are ACD agents: the supervisor's phone is never offered calls.
+        profiles = operator_profiles(repo)
+        assert [p.operator_id for p in profiles] == ["1001", "1002", "1003", "1004", "1005"]
         assert users["supervisor"].password_hash.startswith("$argon2id$")
         (trunk,) = repo.trunks()
         assert "127.0.0.0/8" in trunk.trusted_networks and "122" in trunk.inbound_numbers
@@ -60,8 +73,8 @@ def test_random_passwords_differ_and_are_printed(hotline_env: dict[str, str]) ->
     assert result.exit_code == 0, result.output
     lines = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("  ")]
     passwords = [parts[1] for parts in lines]
-    assert len(passwords) == 13  # 8 web logins + 5 SIP accounts
-    assert len(set(passwords)) == 13
+    assert len(passwords) == 14  # 8 web logins + 6 SIP accounts (5 operators, the supervisor)
+    assert len(set(passwords)) == 14
     assert all(len(p) >= 12 for p in passwords)
 
 
@@ -77,7 +90,7 @@ def test_rerun_refuses_without_force_and_if_missing_is_quiet(hotline_env: dict[s
     assert forced.exit_code == 0, forced.output
     db, repo = _repo()
     try:
-        assert len(repo.operators()) == 5  # replaced, not doubled
+        assert len(repo.operators()) == 6  # replaced, not doubled
         assert PasswordHasher().verify(repo.users()[0].password_hash, "pw-2-pw")
     finally:
         db.dispose()

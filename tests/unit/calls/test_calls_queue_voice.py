@@ -332,7 +332,7 @@ def test_voice_without_phrases_says_nothing() -> None:
     media = RecordingMedia()
     voice = QueueVoice(media, default_music_on_hold)
     says = AnnouncePosition(GENERAL_CALL, GENERAL, 1, 60.0, 0.0)
-    assert not voice.announce(GENERAL_CALL, "m1", "PCMA", "moh", says)
+    assert not voice.announce(GENERAL_CALL, "m1", "PCMA", "moh", says, caller_number="79161234567")
     assert not voice.farewell(GENERAL_CALL, "m1", "PCMA", None, ExitReason.FULL, None)
     assert media.played == [] and media.stopped == []
 
@@ -365,7 +365,7 @@ async def test_callback_offer_key_1_is_one_callback_outcome_and_the_caller_is_to
     leg, call = await queued(rig)
     rig.advance(0.0)
     assert heard.said() == [("Вы — первый в очереди.", phrases.callback_offer)]
-    assert phrases.callback_offer == "Если вы хотите, чтобы мы вам перезвонили, нажмите 1."
+    assert phrases.callback_offer == "Нажмите 1, и мы вам перезвоним; ваша очередь сохранится."
     rig.clock.advance(12.0)
     key(rig, call, "2")  # not the offer's key
     assert callbacks.asked == [] and len(heard.said()) == 1

@@ -334,3 +334,51 @@ def test_any_input_gives_a_contiguous_file_of_wall_clock_length(
     expected = round((now + end_gap - T0) * RATE)
     # At least the wall-clock length; longer only by audio placed ahead of arrival (< 1 s jump limit).
     assert expected <= round(stored.duration_s * RATE) <= expected + RATE + 400
+
+
+def test_without_digest_the_writes_are_the_same_and_the_sha256_is_left_empty() -> None:
+    outputs = []
+    for digest in (True, False):
+        recorder = CallRecorder("x.wav", 0.0, chunk_ms=100, digest=digest)
+        recorder.set_codec(RecordingChannel.CALLER, PCMA)
+        recorder.set_codec(RecordingChannel.OPERATOR, PCMU)
+        for index in range(20):
+            recorder.receive(
+                RecordingChannel.CALLER,
+                bytes([index]) * 160,
+                timestamp=index * 160,
+                ssrc=1,
+                now=0.02 * (index + 1),
+            )
+        recorder.finish(0.5)
+        outputs.append((recorder.pending_writes(), recorder.next_event()))
+    (writes, stored), (writes_no_digest, stored_no_digest) = outputs
+    assert writes_no_digest == writes
+    assert stored is not None and stored_no_digest is not None
+    data = b"".join(write.data for write in writes[1:-1])
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored_no_digest.sha256 == ""
+    assert stored_no_digest.size_bytes == stored.size_bytes == 44 + len(data)
+
+
+def test_a_packet_several_buffers_ahead_after_a_stall_is_placed_with_silence_before() -> None:
+    """The driver stalled for 7 s (no timer, no packet): the next packet lands past
+    several whole buffers; the gap is written as silence and the audio where it belongs."""
+    recorder = CallRecorder("x.wav", 0.0, chunk_ms=1000, buffer_s=2.0, reorder_window_ms=500)
+    recorder.set_codec(RecordingChannel.CALLER, PCMA)
+    recorder.set_codec(RecordingChannel.OPERATOR, PCMA)
+    tone = PCMA.encode(np.full(1600, 4000, dtype=np.int16))
+    recorder.receive(RecordingChannel.CALLER, tone, timestamp=0, ssrc=5, now=0.2)
+    # 7 s later a 200 ms run arrives with the timestamps that belong to its arrival time.
+    recorder.receive(RecordingChannel.CALLER, tone, timestamp=7 * 8000, ssrc=5, now=7.2)
+    recorder.finish(7.5)
+    writes = recorder.pending_writes()
+    data = bytearray(44 + recorder.samples_written * 4)
+    for write in writes:
+        data[write.offset : write.offset + len(write.data)] = write.data
+    left = np.frombuffer(bytes(data[44:]), dtype="<i2")[0::2]
+    loud_at = np.flatnonzero(left)
+    assert len(loud_at) == 3200
+    assert (loud_at[0], loud_at[1599]) == (0, 1599)
+    assert (loud_at[1600], loud_at[-1]) == (7 * 8000, 7 * 8000 + 1599)
+    assert recorder.stats.late_packets == 0

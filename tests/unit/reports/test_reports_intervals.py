@@ -132,4 +132,12 @@ def test_config_validation() -> None:
 
 
 def test_public_surface() -> None:
-    assert set(metrics.__all__) == {"GroupKey", "MetricRow", "compute_report"}
+    assert set(metrics.__all__) == {
+        "CALL_DIMENSIONS",
+        "OPERATOR_DIMENSIONS",
+        "GroupKey",
+        "Grouper",
+        "MetricRow",
+        "add_span_pieces",
+        "compute_report",
+    }

@@ -5,10 +5,15 @@ from __future__ import annotations
 from alembic import context
 
 # Imported for their side effect: they register their tables on Base.metadata.
+import hotline.store.audit
 import hotline.store.events
 import hotline.store.feed_outbox
+import hotline.store.kb
 import hotline.store.organisations
-import hotline.store.retention  # noqa: F401
+import hotline.store.proposals
+import hotline.store.retention
+import hotline.store.web_sessions
+import hotline.store.wrapups  # noqa: F401
 from hotline.store.models import Base
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,194 @@
+"""Applying administration changes to the running node, without a restart.
+
+The administration routes save a change in the database and then hand it to
+a :class:`LiveConfiguration`, if the node installed one
+(:func:`install_live_configuration`, an ``extra`` hook of ``create_web_app``):
+
+* queues → the ACD router (a new queue is added, an existing one updated in
+  place: waiting calls keep their places);
+* operators (accounts, skills, enabled) → the ACD's operator profiles;
+* SIP passwords (HA1) and trunks' trusted networks → the SIP service's
+  ``reload_accounts``;
+* a voice-menu flow → the IVR runner, when the runner can swap its flow
+  (otherwise the change takes effect at the next start, and the page says so).
+
+:class:`AcdLiveConfiguration` is the implementation over
+:class:`~hotline.acd.service.AcdService` and the IVR runner.  Without an
+installed target (tests of the pages, a node without calls) the database
+still changes and the answer says ``applied: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+
+from hotline.acd.model import MAX_LEVEL, MIN_LEVEL, OperatorProfile, QueueConfig
+from hotline.core.ids import OperatorId, QueueId
+from hotline.ivr.flow import Flow
+from hotline.store.accounts import Operator
+
+__all__ = [
+    "AcdLiveConfiguration",
+    "AdminPaths",
+    "LiveConfiguration",
+    "SpeechRenderer",
+    "admin_paths_of",
+    "install_admin_paths",
+    "install_live_configuration",
+    "live_of",
+    "profile_of",
+]
+
+_LIVE_ATTR: Final = "live_configuration"
+_PATHS_ATTR: Final = "admin_paths"
+
+
+class LiveConfiguration(Protocol):
+    """What the running node can take without a restart."""
+
+    def apply_queue(self, config: QueueConfig) -> None:
+        """Add the queue, or update it in place if the router has it."""
+        ...
+
+    def apply_operators(self, operators: Sequence[Operator]) -> None:
+        """Every operator account as stored (disabled ones are dropped from routing)."""
+        ...
+
+    def apply_flow(self, flow: Flow) -> bool:
+        """Use ``flow`` for new calls; False when only a restart can apply it."""
+        ...
+
+    def reload_accounts(self) -> bool:
+        """Re-read SIP credentials and trunks' networks (blocking); False: not possible."""
+        ...
+
+
+class SpeechRenderer(Protocol):
+    """Text to a WAV file (the TTS prompt cache, ``hotline.bot.prompt_cache.PromptCache``)."""
+
+    async def render(self, text: str, voice: str | None = None) -> Path: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPaths:
+    """Directories the administration writes to (``None``: that feature is off)."""
+
+    prompts_dir: Path | None = None  # uploaded and rendered prompts (8 kHz mono WAV)
+    recordings_dir: Path | None = None  # recordings are served only from inside it
+    tts: SpeechRenderer | None = None  # renders a prompt from text
+
+
+def profile_of(
+    operator: Operator, queue_levels: Mapping[QueueId, int] | None = None
+) -> OperatorProfile | None:
+    """The ACD profile of an enabled operator (skills outside 1..10 are ignored)."""
+    if not operator.enabled:
+        return None
+    skills = {
+        name: level
+        for name, level in operator.skills.items()
+        if isinstance(level, int)
+        and not isinstance(level, bool)
+        and MIN_LEVEL <= level <= MAX_LEVEL
+    }
+    return OperatorProfile(
+        operator_id=OperatorId(operator.sip_username),
+        skills=skills,
+        queue_levels=dict(queue_levels or {}),
+    )
+
+
+class _Acd(Protocol):
+    engine: Any
+
+    def has_queue(self, queue_id: QueueId) -> bool: ...
+
+    def add_queue(self, config: QueueConfig) -> None: ...
+
+    def set_operators(self, profiles: Sequence[OperatorProfile]) -> None: ...
+
+    def monotonic(self) -> float: ...
+
+    def poll(self) -> None: ...
+
+
+class AcdLiveConfiguration:
+    """:class:`LiveConfiguration` over the node's ACD service and IVR runner."""
+
+    def __init__(
+        self,
+        acd: _Acd,
+        *,
+        menu: object | None = None,
+        sip: object | None = None,
+        queue_levels: Mapping[QueueId, int] | None = None,
+        profile: Callable[[Operator], OperatorProfile | None] | None = None,
+    ) -> None:
+        self._acd = acd
+        self._menu = menu
+        self._sip = sip
+        self._queue_levels = dict(queue_levels or {})
+        self._profile = profile or (lambda op: profile_of(op, self._queue_levels))
+
+    def apply_queue(self, config: QueueConfig) -> None:
+        if not self._acd.has_queue(config.queue_id):
+            self._acd.add_queue(config)
+            return
+        update = getattr(self._acd, "update_queue", None)
+        if callable(update):
+            update(config)
+            return
+        self._acd.engine.update_queue(config, self._acd.monotonic())
+        self._acd.poll()  # deliver what the change decided (e.g. a tier now reachable)
+
+    def apply_operators(self, operators: Sequence[Operator]) -> None:
+        profiles = [p for p in (self._profile(op) for op in operators) if p is not None]
+        self._acd.set_operators(profiles)
+
+    def apply_flow(self, flow: Flow) -> bool:
+        swap = getattr(self._menu, "set_flow", None)
+        if not callable(swap):
+            return False
+        swap(flow)
+        return True
+
+    def reload_accounts(self) -> bool:
+        reload = getattr(self._sip, "reload_accounts", None)
+        if not callable(reload):
+            return False
+        reload()
+        return True
+
+
+def install_live_configuration(target: LiveConfiguration) -> Callable[[FastAPI], None]:
+    """An ``extra`` hook for ``create_web_app``: administration changes go to ``target``."""
+
+    def hook(app: FastAPI) -> None:
+        setattr(app.state, _LIVE_ATTR, target)
+
+    return hook
+
+
+def install_admin_paths(paths: AdminPaths) -> Callable[[FastAPI], None]:
+    """An ``extra`` hook for ``create_web_app``: where prompts and recordings live."""
+
+    def hook(app: FastAPI) -> None:
+        setattr(app.state, _PATHS_ATTR, paths)
+
+    return hook
+
+
+def live_of(request: HTTPConnection) -> LiveConfiguration | None:
+    found = getattr(request.app.state, _LIVE_ATTR, None)
+    return found if found is not None else None
+
+
+def admin_paths_of(request: HTTPConnection) -> AdminPaths:
+    found = getattr(request.app.state, _PATHS_ATTR, None)
+    return found if isinstance(found, AdminPaths) else AdminPaths()

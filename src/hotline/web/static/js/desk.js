@@ -1,0 +1,227 @@
+// The operator desk: state, call card, call controls, transfers, standard answers,
+// wrap-up form. Live data over /api/v1/live; actions through /api/v1/desk/...
+import { api } from "/static/js/api.js";
+import { connectLive, el, label, labels, seconds } from "/static/js/live.js";
+
+const L = labels();
+const $ = (id) => document.getElementById(id);
+let current = null; // the current call (LiveCallOut)
+let stateSince = null;
+let consulting = false;
+
+function problem(text) {
+  const p = $("desk-problem");
+  p.textContent = text || "";
+  p.hidden = !text;
+}
+
+async function act(fn) {
+  try {
+    problem("");
+    return await fn();
+  } catch (err) {
+    problem(err.message);
+    return null;
+  }
+}
+
+function renderOperator(op) {
+  $("op-state").textContent = label(L, `state.${op.state}`, op.state) +
+    (op.reason ? ` — ${label(L, `desk.reason.${op.reason}`, op.reason)}` : "");
+  stateSince = Date.parse(op.since);
+}
+
+function renderCall(call) {
+  const had = current ? current.call_id : null;
+  current = call;
+  $("card").hidden = !call;
+  $("card-empty").hidden = !!call;
+  const talking = !!call && call.phase === "talking";
+  for (const id of ["do-hold", "do-resume", "do-hangup", "do-blind", "do-consult"]) {
+    $(id).disabled = !call;
+  }
+  $("do-hold").disabled = !talking || call.on_hold;
+  $("do-resume").disabled = !talking || !call.on_hold;
+  $("do-complete").disabled = !consulting;
+  $("do-cancel").disabled = !consulting;
+  if (!call) return;
+  $("card-number").textContent = call.number || "—";
+  $("card-topic").textContent = call.topic ? label(L, `topic.${call.topic}`, call.topic) : "—";
+  $("card-phase").textContent = label(L, `phase.${call.phase}`, call.phase);
+  $("card-hold").hidden = !call.on_hold;
+  $("wu-call").value = call.call_id;
+  if (call.topic) $("wu-topic").value = call.topic;
+  if (had !== call.call_id) loadAnswers("", call.topic);
+}
+
+function renderCard(card) {
+  renderCall(card.call);
+  $("card-wait").textContent = card.wait_s === null ? "—" : label(L, "desk.seconds").replace("{value}", card.wait_s);
+  const box = $("card-transcript-box");
+  box.hidden = !card.transcript;
+  $("card-transcript").textContent = card.transcript || "";
+  const earlier = $("card-earlier");
+  earlier.replaceChildren();
+  for (const c of card.earlier_calls) {
+    const when = new Date(c.at).toLocaleString("ru-RU");
+    const topic = c.topic ? label(L, `topic.${c.topic}`, c.topic) : "";
+    const outcome = c.outcome ? label(L, `desk.outcome.${c.outcome}`, c.outcome) : "";
+    earlier.append(el("li", [when, topic, outcome, c.notes || ""].filter(Boolean).join(" · ")));
+  }
+  if (!card.earlier_calls.length) earlier.append(el("li", label(L, "desk.card.earlier_empty")));
+  const callbacks = $("card-callbacks");
+  callbacks.replaceChildren();
+  for (const c of card.callbacks) {
+    const done = label(L, c.completed ? "desk.card.callback_done" : "desk.card.callback_open");
+    callbacks.append(el("li", `${new Date(c.at).toLocaleString("ru-RU")} · ${done}`));
+  }
+  if (!card.callbacks.length) callbacks.append(el("li", label(L, "desk.card.callbacks_empty")));
+  if (card.answers.length) showAnswers(card.answers);
+}
+
+function showAnswers(items) {
+  const list = $("answers");
+  list.replaceChildren();
+  for (const a of items) {
+    const li = el("li");
+    const d = el("details");
+    d.append(el("summary", a.title), el("p", a.answer));
+    li.append(d);
+    list.append(li);
+  }
+  if (!items.length) list.append(el("li", label(L, "desk.answers.empty")));
+}
+
+async function loadAnswers(q, topic) {
+  const params = new URLSearchParams();
+  if (q) params.set("q", q);
+  if (topic) params.set("topic", topic);
+  const items = await act(() => api(`/api/v1/desk/answers?${params}`));
+  if (items) showAnswers(items);
+}
+
+async function loadTargets() {
+  const kind = $("tr-kind").value;
+  const select = $("tr-target");
+  const search = $("org-search");
+  search.hidden = kind !== "organisation";
+  $("org-search-label").hidden = kind !== "organisation";
+  select.replaceChildren();
+  if (kind === "organisation") {
+    const params = new URLSearchParams();
+    if (search.value) params.set("q", search.value);
+    if (current && current.topic) params.set("topic", current.topic);
+    const orgs = (await act(() => api(`/api/v1/desk/organisations?${params}`))) || [];
+    for (const o of orgs) select.append(new Option(`${o.name} (${o.number})`, o.organisation_id));
+    return;
+  }
+  const t = await act(() => api("/api/v1/desk/targets"));
+  if (!t) return;
+  if (kind === "operator") {
+    for (const o of t.operators) select.append(new Option(o.operator_id, o.operator_id));
+  } else {
+    for (const q of t.queues) select.append(new Option(label(L, `topic.${q}`, q), q));
+  }
+}
+
+async function setState(state, reason = null) {
+  const s = await act(() => api("/api/v1/desk/state", { method: "POST", body: { state, reason } }));
+  if (s) {
+    renderOperator(s.operator);
+    renderCall(s.call);
+  }
+}
+
+async function control(name) {
+  if (!current) return;
+  await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(current.call_id)}/${name}`, { method: "POST" }));
+}
+
+async function transfer(path) {
+  if (!current || !$("tr-target").value) return;
+  const body = { kind: $("tr-kind").value, id: $("tr-target").value };
+  const done = await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(current.call_id)}/${path}`, { method: "POST", body }));
+  if (done !== null && path === "consult") consulting = true;
+  renderCall(current);
+}
+
+function feed(message) {
+  const list = $("feed");
+  const text = label(L, `event.${message.kind}`, message.kind);
+  const li = el("li", `${new Date(message.at).toLocaleTimeString("ru-RU")} ${text}`);
+  li.dataset.kind = message.kind;
+  list.prepend(li);
+  while (list.children.length > 30) list.lastChild.remove();
+  if (message.kind === "call.ended" && current && message.call_id === current.call_id) {
+    consulting = false;
+    renderCall(null);
+  }
+}
+
+function onMessage(m) {
+  if (m.type === "desk") {
+    renderOperator(m.operator);
+    renderCall(m.call);
+  } else if (m.type === "card") {
+    renderCard(m);
+  } else if (m.type === "event") {
+    feed(m);
+  }
+}
+
+function tickTimers() {
+  if (stateSince) $("op-since").textContent = seconds((Date.now() - stateSince) / 1000);
+  if (current && current.answered_at) {
+    $("card-timer").textContent = seconds((Date.now() - Date.parse(current.answered_at)) / 1000);
+  } else {
+    $("card-timer").textContent = "00:00";
+  }
+}
+
+async function start() {
+  const s = await act(() => api("/api/v1/desk/state"));
+  if (!s) {
+    problem(label(L, "desk.no_operator"));
+    return;
+  }
+  renderOperator(s.operator);
+  renderCall(s.call); // the socket sends the call's card on connecting
+  $("go-ready").addEventListener("click", () => setState("ready"));
+  $("go-not-ready").addEventListener("click", () => setState("not_ready", $("reason").value));
+  $("go-out").addEventListener("click", () => setState("logged_out"));
+  $("do-hold").addEventListener("click", () => control("hold"));
+  $("do-resume").addEventListener("click", () => control("resume"));
+  $("do-hangup").addEventListener("click", () => control("hangup"));
+  $("do-blind").addEventListener("click", () => transfer("transfer"));
+  $("do-consult").addEventListener("click", () => transfer("consult"));
+  $("do-complete").addEventListener("click", async () => { await control("consult/complete"); consulting = false; renderCall(current); });
+  $("do-cancel").addEventListener("click", async () => { await control("consult/cancel"); consulting = false; renderCall(current); });
+  $("tr-kind").addEventListener("change", loadTargets);
+  $("org-search").addEventListener("input", loadTargets);
+  $("answers-q").addEventListener("input", (e) => loadAnswers(e.target.value, current ? current.topic : null));
+  $("dial-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await act(() => api("/api/v1/desk/dial", { method: "POST", body: { number: $("dial-number").value } }));
+  });
+  $("wrapup-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      call_id: $("wu-call").value,
+      topic: $("wu-topic").value || null,
+      outcome: $("wu-outcome").value,
+      notes: $("wu-notes").value,
+      proposal: $("wu-proposal").checked,
+    };
+    const saved = await act(() => api("/api/v1/desk/wrapup", { method: "POST", body }));
+    if (saved) {
+      $("wu-result").textContent = label(L, "desk.wrapup.saved");
+      $("wu-notes").value = "";
+      $("wu-proposal").checked = false;
+    }
+  });
+  loadTargets();
+  window.setInterval(tickTimers, 500);
+  connectLive(onMessage, (up) => problem(up ? "" : label(L, "desk.connection.lost")));
+}
+
+start();

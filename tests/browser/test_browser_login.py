@@ -160,3 +160,27 @@ def test_pages_outside_the_role_are_refused(
         assert response is not None and response.status == 403, path
         expect(page.locator("main h1")).to_have_text(ru("page.forbidden.title"))
     web.shot(login, "forbidden")
+
+
+def test_the_console_watch_catches_csp_violations_and_uncaught_errors(web: Web) -> None:
+    """The watch every test relies on can fail: an inline script and a throw on a real page."""
+    page = web.open("anonymous")
+    page.goto("/login")
+    watch = web.watches["anonymous"]
+    assert watch.problems == []
+    page.evaluate(
+        """() => {
+        const s = document.createElement("script");
+        s.textContent = "window.inlineRan = true;";
+        document.body.append(s);
+        setTimeout(() => { throw new Error("deliberate failure"); }, 0);
+    }"""
+    )
+    for _ in range(100):  # the events arrive asynchronously
+        if len(watch.problems) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("() => window.inlineRan === undefined")  # the CSP blocked it
+    assert any("CSP violation: script-src" in p for p in watch.problems), watch.problems
+    assert any("deliberate failure" in p for p in watch.problems), watch.problems
+    watch.problems.clear()  # seen and expected: do not fail the test at teardown

@@ -1,4 +1,4 @@
-"""The administrator's model check (python -m hotline.bot.asr_check) on the packaged Korean model."""
+"""The administrator's model check (``hotline asr check``) on the packaged Korean model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from hotline.bot.asr_check import main
+from hotline.app.cli import app
 
 pytestmark = pytest.mark.integration
+
+
+def main(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """``hotline asr check ARGS`` with a private data directory: (exit status, output)."""
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
+    result = CliRunner().invoke(app, ["asr", "check", *args])
+    return result.exit_code, result.output
 
 
 def _model_dir() -> Path:
@@ -34,25 +42,25 @@ def _wav(tmp_path: Path, text: str, rate: int) -> Path:
 
 
 def test_check_loads_the_model_and_recognises_a_wav(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wav = _wav(tmp_path, "바나나", 8000)
-    status = main([str(_model_dir()), "--wav", str(wav), "--grammar", "바나나,아버지,오렌지"])
-    out = capsys.readouterr().out
+    args = [str(_model_dir()), "--wav", str(wav), "--grammar", "바나나,아버지,오렌지"]
+    status, out = main(args, tmp_path, monkeypatch)
     assert status == 0, out
     assert "grammar mode supported" in out
     assert "transcript: '바나나'" in out
 
 
-def test_check_reports_a_missing_model(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_check_reports_a_missing_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_ASR_MODEL_DIR", str(tmp_path / "vosk-model-small-ru-0.22"))
-    assert main([]) == 1
-    assert "NOT USABLE" in capsys.readouterr().out
+    status, out = main([], tmp_path, monkeypatch)
+    assert status == 1
+    assert "NOT USABLE" in out
 
 
-def test_check_refuses_a_wideband_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_refuses_a_wideband_wav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wav = _wav(tmp_path, "바나나", 16000)
-    assert main([str(_model_dir()), "--wav", str(wav)]) == 2
-    assert "sox" in capsys.readouterr().err
+    status, out = main([str(_model_dir()), "--wav", str(wav)], tmp_path, monkeypatch)
+    assert status == 2
+    assert "sox" in out

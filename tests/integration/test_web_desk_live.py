@@ -80,8 +80,13 @@ def _database(tmp_path: Path) -> Database:
 
 
 @contextlib.asynccontextmanager
-async def desk_node(tmp_path: Path) -> AsyncIterator[tuple[str, int, LiveActions]]:
-    """A node with the web app on ``http://127.0.0.1:<port>``; yields (base URL, SIP port, actions)."""
+async def desk_node(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[str, int, LiveActions, RegistrarPhones]]:
+    """A node with the web app on ``http://127.0.0.1:<port>``.
+
+    Yields the base URL, the SIP port, the live actions and the registered phones.
+    """
     clock = SystemClock()
     db = await asyncio.to_thread(_database, tmp_path)
     bus = EventBus()
@@ -166,7 +171,7 @@ async def desk_node(tmp_path: Path) -> AsyncIterator[tuple[str, int, LiveActions
         assert server.started, "uvicorn did not start"
         stack.callback(db.dispose)
         assert ep.local_udp is not None
-        yield f"http://127.0.0.1:{port}", ep.local_udp[1], actions
+        yield f"http://127.0.0.1:{port}", ep.local_udp[1], actions, phones
 
 
 class Inbox:
@@ -201,8 +206,13 @@ async def test_operator_desk_over_http_and_the_live_socket(tmp_path: Path) -> No
     require("baresip")
     workdir = sipp_dir(tmp_path, "g711a.pcap")
     (workdir / "talk.xml").write_text(talk_until_bye(), encoding="ascii")
-    async with desk_node(tmp_path) as (base_url, sip_port, actions):
+    async with desk_node(tmp_path) as (base_url, sip_port, actions, phones):
         with phone(tmp_path, "1001", sip_port, auto=True):
+            for _ in range(200):  # the operator's phone registers
+                if phones.contacts(OPERATOR):
+                    break
+                await asyncio.sleep(0.1)
+            assert phones.contacts(OPERATOR), "the operator's phone did not register"
             async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
                 csrf = {"X-CSRF-Token": await log_in(http, "operator1")}
                 for _ in range(100):  # ready as soon as the phone has registered

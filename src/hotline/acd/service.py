@@ -28,7 +28,7 @@ import structlog
 
 from hotline.acd.agent import OperatorState
 from hotline.acd.decisions import Decision, OperatorStateChanged
-from hotline.acd.model import OperatorProfile, QueueConfig, RejectReason
+from hotline.acd.model import ExitKind, OperatorProfile, QueueConfig, RejectReason
 from hotline.acd.router import AcdEngine
 from hotline.acd.status import CallStatus, OperatorStatus, QueueStatus
 from hotline.core.errors import LocalProtocolError
@@ -109,9 +109,109 @@ class AcdService:
         self._configs[config.queue_id] = config
         self._pump()
 
+    def update_queue(self, config: QueueConfig) -> None:
+        """A new configuration for a live queue, at once; waiting calls keep their places.
+
+        New timers (a shorter maximum wait, tiers, announcements) count from
+        each call's entry, so a call already past a new norm leaves at once.
+        """
+        try:
+            self.engine.update_queue(config, self._now())
+            self._configs[config.queue_id] = config
+        finally:
+            self._pump()
+
+    def remove_queue(self, queue_id: QueueId, *, fallback: QueueId) -> QueueId | None:
+        """Take a queue out of routing (deleted or disabled); return where its calls went.
+
+        Its waiting calls keep their places (entry times) and move to the
+        queue's overflow target (the first ``overflow`` exit among
+        ``max_wait_action``, ``full_action`` and ``empty_action`` that names a
+        live queue), else to ``fallback`` (the general queue); a parked
+        call-back request is re-parked there at its old place.  Returns None
+        when the queue had no calls.  LocalProtocolError: an unknown queue, or
+        calls with nowhere to go (``fallback`` is the queue itself).
+        """
+        config = self._configs.get(queue_id)
+        if config is None and not self.has_queue(queue_id):
+            raise LocalProtocolError(f"unknown queue {queue_id}")
+        now = self._now()
+        calls = [
+            status
+            for status in (self.engine.call_status(c, now) for c in self.engine.waiting_calls())
+            if status.queue_id == queue_id
+        ]
+        target = self._move_target(config, queue_id, fallback) if calls else None
+        try:
+            if target is not None:
+                for status in calls:
+                    self._move_out(status.call_id, target, now)
+            self.engine.remove_queue(queue_id, now)
+            self._configs.pop(queue_id, None)
+        finally:
+            self._pump()
+        log.info("queue removed", queue=queue_id, calls_moved=len(calls), to=target)
+        return target
+
+    def _move_target(
+        self, config: QueueConfig | None, queue_id: QueueId, fallback: QueueId
+    ) -> QueueId:
+        actions = (
+            ()
+            if config is None
+            else (config.max_wait_action, config.full_action, config.empty_action)
+        )
+        for action in actions:
+            target = QueueId(action.target or "")
+            usable = action.kind is ExitKind.OVERFLOW and target not in ("", queue_id)
+            if usable and self.has_queue(target):
+                return target
+        if fallback == queue_id or not self.has_queue(fallback):
+            raise LocalProtocolError(f"queue {queue_id}: its calls have nowhere to go")
+        return fallback
+
+    def _move_out(self, call_id: CallId, target: QueueId, now: float) -> None:
+        if self.engine.is_callback(call_id):
+            entered_at = now - self.engine.call_status(call_id, now).total_wait_s
+            self.engine.callback_cancelled(call_id, now)
+            self.engine.callback_queued(call_id, target, now, entered_at=entered_at)
+        else:
+            self.engine.move_call(call_id, target, now)
+
     def set_operators(self, profiles: Iterable[OperatorProfile]) -> None:
         """The operators the node knows (logged in when their phone registers, if automatic)."""
         self._profiles = {p.operator_id: p for p in profiles}
+
+    def update_operators(self, profiles: Iterable[OperatorProfile], *, reason: str) -> None:
+        """New operator profiles, applied at once to the logged-in operators.
+
+        A logged-in operator whose skills or queue levels changed is re-routed
+        at once (router ``update_operator``); one no longer among ``profiles``
+        (disabled, deleted) is logged out, or set NOT_READY (``reason``) while
+        a call is in progress.
+        """
+        old, self._profiles = self._profiles, {p.operator_id: p for p in profiles}
+        now = self._now()
+        try:
+            for operator_id in self.engine.operators():
+                if self.operator_state(operator_id) is OperatorState.LOGGED_OUT:
+                    continue
+                profile = self._profiles.get(operator_id)
+                if profile is None:
+                    self._retire(operator_id, reason, now)
+                elif profile != old.get(operator_id):
+                    self.engine.update_operator(profile, now)
+        finally:
+            self._pump()
+
+    def _retire(self, operator_id: OperatorId, reason: str, now: float) -> None:
+        try:
+            if self.operator_state(operator_id) in (OperatorState.TALKING, OperatorState.HOLD):
+                self.engine.set_not_ready(operator_id, reason, now)  # from the call's end
+            else:
+                self.engine.operator_logout(operator_id, now)
+        except LocalProtocolError as exc:
+            log.warning("operator not taken out of routing", operator=operator_id, error=str(exc))
 
     def operator_login(self, operator_id: OperatorId, *, ready: bool) -> None:
         profile = self._profiles.get(operator_id)

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
-import os
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,15 +40,18 @@ from hotline.app.cli_kb import build_matcher, stored_to_entries
 from hotline.app.demo import DEMO_TOPICS
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipService
+from hotline.bot.asr import AsrConfig
 from hotline.bot.asr_vosk import VoskRecognizer
 from hotline.bot.normalize import Normalizer
 from hotline.bot.ports import AnswerMatcher
 from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import EngineName, EngineUnavailableError
 from hotline.bot.tts_engines import create_synthesizer
-from hotline.bot.vad import VadEngine
+from hotline.bot.vad import VadConfig, VadEngine
 from hotline.bot.vad_engines import create_vad
 from hotline.calls.actions import LiveActions
+from hotline.calls.capacity import CapacityGuard, CapacityLimits, CapacityState
+from hotline.calls.capacity_gate import BUSY_MESSAGE, CapacityGate, pacer_counters
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_bot import BotCalls, BotEngines
 from hotline.calls.ctl_dialout import wire_outbound
@@ -101,7 +103,6 @@ PROMPT_CODECS: Final = ("PCMA", "PCMU")
 TTS_CACHE_DIR: Final = Path("prompts") / "tts"
 BOT_EMBEDDINGS: Final = Path("prompts") / "kb-embeddings.npz"
 """The standard answers' sentence embeddings, cached under the data directory."""
-ASR_MODEL_DIR_ENV: Final = "HOTLINE_ASR_MODEL_DIR"
 """Rendered speech, under the data directory."""
 
 
@@ -221,12 +222,6 @@ def _approved_answers(db: Database) -> list[StoredAnswer]:
         return []
 
 
-def _asr_model_dir() -> Path | None:
-    """The speech recognition model (``HOTLINE_ASR_MODEL_DIR``; docs/asr.md), if configured."""
-    configured = os.environ.get(ASR_MODEL_DIR_ENV, "").strip()
-    return Path(configured) if configured else None
-
-
 def _answer_matcher(stored: Sequence[StoredAnswer], cache: Path) -> AnswerMatcher | None:
     """The standard answers' matcher (blocking: embeds the answers once), None if it fails."""
     try:
@@ -326,6 +321,12 @@ class CallService:
         )
         self.acd.handler = self.controller
         self.menu.attach(self.controller)
+        self.capacity = CapacityGate(
+            CapacityGuard(CapacityLimits(max_calls=settings.max_calls)),
+            media=self.media, events=self.controller.events, clock=clock,
+            spawn=self.controller.hooks.spawn, sig=lambda: self.controller.sig,
+        )  # fmt: skip
+        self.controller.capacity = self.capacity
         self.controller.external = self.external
         self.outbound = wire_outbound(
             self.controller, acd=self.acd, media=self.media, phones=self.phones,
@@ -361,14 +362,20 @@ class CallService:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.events.run(), name="event-writer"))
         self._tasks.append(loop.create_task(self._watch_phones(), name="phone-presence"))
+        watch = self.capacity.watch(
+            lambda: pacer_counters(self.media.metrics),
+            late_tick_ms=self.media.config.late_tick_s * 1000.0,
+        )
+        self._tasks.append(loop.create_task(watch, name="capacity-guard"))
         prompts_dir = self._settings.data_dir / TTS_CACHE_DIR
         phrases = await asyncio.to_thread(build_queue_phrases)
         prompts = await render_flow_prompts(
-            self.menu.flow, prompts_dir, extra_texts=phrases.texts()
+            self.menu.flow, prompts_dir, extra_texts=(*phrases.texts(), BUSY_MESSAGE)
         )
         self.menu.set_prompts(prompts)
         await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
+        self.capacity.set_prompts(prompts)
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
         )
@@ -412,7 +419,11 @@ class CallService:
     async def _load_bot(self, bot: BotCalls, stored: Sequence[StoredAnswer]) -> None:
         """Render the assistant's phrases, load the recogniser and the matcher, then use them."""
         await bot.warm_up()
-        recognizer = VoskRecognizer(_asr_model_dir())
+        cfg = self._settings.bot
+        recognizer = VoskRecognizer(
+            self._settings.asr_model_dir,
+            AsrConfig(max_sessions=cfg.asr_max_sessions, workers=cfg.asr_workers),
+        )
         self._bot_closers.append(recognizer.aclose)
         matcher = None
         if await recognizer.start() and stored:
@@ -421,7 +432,16 @@ class CallService:
         bot.engines = replace(
             bot.engines,
             recognizer=recognizer,
-            vad=functools.partial(create_vad, VadEngine.SILERO),
+            vad=functools.partial(
+                create_vad,
+                VadEngine(cfg.vad_engine),
+                VadConfig(
+                    end_silence_ms=cfg.end_silence_ms,
+                    min_speech_ms=cfg.vad_min_speech_ms,
+                    max_utterance_ms=cfg.vad_max_utterance_ms,
+                ),
+                webrtc_mode=cfg.vad_webrtc_mode,
+            ),
             matcher=matcher,
         )
         log.info(
@@ -541,3 +561,41 @@ class CallCollector(Collector):
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], value)
             yield gauge
+        yield from _capacity_families(s.capacity)
+
+
+def _capacity_families(gate: CapacityGate) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """The capacity guard: its state, lateness, calls counted and calls turned away."""
+    stats = gate.stats()
+    state = GaugeMetricFamily(
+        "hotline_capacity_state",
+        "Capacity guard state (1 for the current one): normal, busy, overloaded",
+        labels=["state"],
+    )
+    for level in CapacityState:
+        state.add_metric([level.value], 1 if stats.state is level else 0)
+    yield state
+    gauges = {
+        "hotline_capacity_lateness_ms": ("Smoothed media pacer lateness", stats.lateness_ms),
+        "hotline_capacity_calls": ("Calls counted by the capacity guard", stats.active_calls),
+        "hotline_capacity_max_calls": ("The node's limit of concurrent calls", stats.max_calls),
+        "hotline_capacity_busy_announcements_active": (
+            "Calls hearing the all-lines-busy announcement",
+            stats.active_announcements,
+        ),
+    }
+    for name, (help_text, value) in gauges.items():
+        gauge = GaugeMetricFamily(name, help_text)
+        gauge.add_metric([], value)
+        yield gauge
+    refused = CounterMetricFamily(
+        "hotline_capacity_refused",
+        "New calls the capacity guard turned away (play_busy or reject = 503), by reason",
+        labels=["decision", "reason"],
+    )
+    for (decision, reason), count in sorted(gate.refusals.items()):
+        refused.add_metric([decision, reason], count)
+    yield refused
+    changes = CounterMetricFamily("hotline_capacity_state_changes", "Capacity guard state changes")
+    changes.add_metric([], stats.state_changes_total)
+    yield changes

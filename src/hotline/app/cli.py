@@ -10,6 +10,7 @@ import typer
 
 from hotline import __version__
 from hotline.app.cli_acd import register as _register_acd
+from hotline.app.cli_asr import register as _register_asr
 from hotline.app.cli_demo import register as _register_demo
 from hotline.app.cli_kb import register as _register_kb
 from hotline.app.cli_report import register as _register_report
@@ -165,6 +166,7 @@ def _safe_url(url: str) -> str:
 _register_acd(app)
 _register_demo(app)
 _register_kb(app)
+_register_asr(app)
 _register_report(app)
 _register_staffing(app)
 _register_retention(app)

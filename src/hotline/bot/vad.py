@@ -27,10 +27,12 @@ moments of decision:
 
 Hysteresis (the scheme of Silero's own iterator): a frame scoring at least
 ``speech_threshold`` is speech; below ``silence_threshold`` it is silence; in
-between it is *unsure* and changes nothing by itself: unsure frames do not
-start an utterance (they drop an onset), do not pause one, and count as
-trailing silence once a silence frame has paused it.  The transitions are one
-table, :data:`TRANSITIONS`.
+between it is *unsure*: an unsure frame drops an onset not yet confirmed,
+holds an utterance that is on (it does not pause it), and counts as trailing
+silence once a silence frame has paused it.  The transitions are one table,
+:data:`TRANSITIONS`.
+
+One :class:`ScoredVad` per stream (call leg): engines keep state across frames.
 """
 
 from __future__ import annotations

@@ -33,6 +33,11 @@ Outbound
     :meth:`LiveActions.dial_out` is click-to-call
     (:class:`~hotline.calls.ctl_dialout.DialOutDesk`); outbound calls are
     listed among the live calls (direction ``outbound``) and can be hung up.
+
+Hang-up
+    The desk's hang-up ends the call as the operator; while the consulted
+    party of an attended transfer talks, it completes the transfer instead
+    (transfer on hang-up, as the phone's hang-up does in the controller).
 """
 
 from __future__ import annotations
@@ -298,6 +303,15 @@ class LiveActions:
         self._set_hold(call_id, False)
 
     def hang_up(self, call_id: CallId) -> None:
+        """The operator hangs up; during a talking consultation the transfer completes instead."""
+        dialogs = self._ctl.dialogs
+        if self._consult is not None and dialogs is not None and dialogs.unbridged(call_id):
+            try:  # held, maybe consulting: transfer on hang-up (ctl_attended)
+                self._consult.complete(call_id)
+            except HotlineError:  # no consultation, or the target still rings: hang up
+                pass
+            else:
+                return
         if self._ctl.hang_up(call_id, HungUpBy.OPERATOR, "desk_hang_up"):
             return
         if self._outbound is not None and self._outbound.dialer.hang_up(call_id):

@@ -17,6 +17,11 @@ Two signals feed :class:`CapacityGuard`:
   one garbage-collection pause does not refuse calls; a signal older than
   ``stale_s`` counts as zero (an idle media loop reports nothing).
 
+The media engine's pacer does not hand over each tick's lateness; it keeps
+monotonic counters (ticks run, ticks started late, deadlines skipped).
+:class:`PacerLateness` turns the counters' growth over one sampling window into
+the one figure the guard takes (see :meth:`PacerLateness.sample`).
+
 Hysteresis keeps the decision from flapping: the call limit, once reached,
 holds until the count falls to ``resume_calls``; a lateness level, once
 entered, holds for at least ``hold_s`` after the last report at or above
@@ -51,6 +56,8 @@ __all__ = [
     "CapacityStats",
     "CapacityTicket",
     "Decision",
+    "PacerCounters",
+    "PacerLateness",
 ]
 
 #: Weight of one report given at the same instant as the previous one (one 20 ms tick).
@@ -351,3 +358,51 @@ class CapacityGuard:
         if state is not self.state:
             self.state = state
             self._changes += 1
+
+
+@dataclass(frozen=True, slots=True)
+class PacerCounters:
+    """The media pacer's monotonic counters at one instant (``MediaEngineMetrics``)."""
+
+    ticks: int
+    late_ticks: int
+    skipped_ticks: int
+
+
+class PacerLateness:
+    """The pacer's lateness over the window since the previous sample, in milliseconds.
+
+    Over a window with ``ticks`` ticks run, ``late`` of them started more than
+    ``late_tick_ms`` after their deadline and ``skipped`` deadlines missed
+    altogether (each one at least a whole ``period_ms`` late), the figure is
+
+        (skipped × period_ms + late × late_tick_ms) / ticks
+
+    a lower bound of the mean lateness per tick: 0 on a punctual loop, the
+    late-tick threshold when every tick is a little late, and a period or more
+    per tick once deadlines are skipped.  The first sample, a window without a
+    tick (the engine stopped) and counters that went backwards (a new engine)
+    give None: nothing to report.
+    """
+
+    __slots__ = ("_last", "late_tick_ms", "period_ms")
+
+    def __init__(self, late_tick_ms: float, period_ms: float = 20.0) -> None:
+        if not (math.isfinite(late_tick_ms) and late_tick_ms >= 0):
+            raise ConfigurationError("media.late_tick_s", "must be zero or more")
+        if not (math.isfinite(period_ms) and period_ms > 0):
+            raise ConfigurationError("media.period_ms", "must be a positive number")
+        self.late_tick_ms = late_tick_ms
+        self.period_ms = period_ms
+        self._last: PacerCounters | None = None
+
+    def sample(self, counters: PacerCounters) -> float | None:
+        last, self._last = self._last, counters
+        if last is None:
+            return None
+        ticks = counters.ticks - last.ticks
+        late = counters.late_ticks - last.late_ticks
+        skipped = counters.skipped_ticks - last.skipped_ticks
+        if ticks <= 0 or late < 0 or skipped < 0:
+            return None
+        return (skipped * self.period_ms + min(late, ticks) * self.late_tick_ms) / ticks

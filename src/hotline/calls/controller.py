@@ -64,7 +64,9 @@ from hotline.acd.decisions import (
     OfferCall,
 )
 from hotline.acd.model import ExitAction, ExitKind, Outcome
+from hotline.calls.api import CallActionError
 from hotline.calls.call import Call, CallPhase, Party
+from hotline.calls.capacity_gate import CapacityGate
 from hotline.calls.ctl_attended import wire_attended
 from hotline.calls.ctl_callback import CallbackDesk
 from hotline.calls.ctl_dialog import RTP_PORT_KEY, CallDialogs, DialogMedia
@@ -163,6 +165,7 @@ class CallController(MenuAnswers):
         self.transfers: CallTransfers | None = None  # blind transfers by REFER (ctl_transfer)
         self.outbound: OutboundDialer | None = None  # operator-first calls (ctl_outbound)
         self.callbacks: CallbackDesk | None = None  # call-back requests (ctl_callback)
+        self.capacity: CapacityGate | None = None  # admission of new calls (capacity_gate)
         if isinstance(media, DialogMedia):
             self.dialogs = CallDialogs(
                 media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
@@ -251,6 +254,8 @@ class CallController(MenuAnswers):
     async def close(self) -> None:
         """End every call (system hang-up), then wait for the tasks to finish."""
         self._refusing = True
+        if self.capacity is not None:
+            self.capacity.close()
         for call in list(self._calls.values()):
             self._end(call, HungUpBy.SYSTEM, "shutdown")
         await self.settle()
@@ -273,7 +278,7 @@ class CallController(MenuAnswers):
         request = leg.session.invite
         called = _number(request.uri)
         caller = _number(request.from_.uri)
-        if self._refusing or len(self._calls) >= self._max_calls:
+        if self._refusing or (self.capacity is None and len(self._calls) >= self._max_calls):
             self.calls_refused += 1
             ua.reject(leg, 503)
             return
@@ -294,6 +299,13 @@ class CallController(MenuAnswers):
             log.info("offer refused", called=called, error=str(exc))
             ua.reject(leg, 488)
             return
+        ticket = None
+        if self.capacity is not None:  # the guard: accept, busy announcement or 503
+            ticket = self.capacity.admit(
+                leg, offer, probe.media.codec_name, route=route, caller=caller, called=called
+            )
+            if ticket is None:
+                return
         admitted = leg.admitted
         call = Call(
             call_id=new_call_id(),
@@ -306,6 +318,8 @@ class CallController(MenuAnswers):
             codec=probe.media.codec_name,
         )
         self._calls[call.call_id] = call
+        if self.capacity is not None and ticket is not None:
+            self.capacity.hold(call.call_id, ticket)
         self._by_sip[leg.leg_id] = (call, Party.CALLER)
         self.calls_total += 1
         self.events.arrived(call)
@@ -347,6 +361,8 @@ class CallController(MenuAnswers):
         """Anything else a leg reports: confirmed, terminated (the rest waits for later slices)."""
         entry = self._by_sip.get(leg.leg_id)
         if entry is None:
+            if self.capacity is not None and self.capacity.on_sip_event(leg, event):
+                return  # a busy announcement (capacity_gate)
             if self.outbound is not None and self.outbound.on_sip_event(leg, event):
                 return  # a click-to-call or call-back leg (ctl_outbound)
             if self.transfers is not None and self.transfers.on_leg_event(leg, event):
@@ -380,10 +396,22 @@ class CallController(MenuAnswers):
     def _operator_event(self, call: Call, leg: Leg, event: SessionEvent) -> None:
         if call.operator_leg is leg:
             if isinstance(event, DialogTerminated):
+                if event.by_remote and self._transfer_on_hang_up(call):
+                    return  # the consulted party has the caller now (ctl_attended)
                 who = HungUpBy.OPERATOR if event.by_remote else HungUpBy.SYSTEM
                 self._end(call, who, event.reason.value)
             return
         self.offers.on_event(call, leg, event)  # a ringing offer (ctl_offer)
+
+    def _transfer_on_hang_up(self, call: Call) -> bool:
+        """The operator hung up while the consulted party talks: complete the attended transfer."""
+        if self.attended is None or self.attended.consultation(call.call_id) is None:
+            return False
+        try:
+            self.attended.complete(call.call_id)
+        except CallActionError:  # the target still rings, or the ACD refused: the call ends
+            return False
+        return True
 
     # -- phases --------------------------------------------------------------------------------
 
@@ -496,6 +524,8 @@ class CallController(MenuAnswers):
             self._close_media(call, leg_id)
         self.voice.forget(call.call_id)
         del self._calls[call.call_id]
+        if self.capacity is not None:
+            self.capacity.release(call.call_id)
         if self.callbacks is not None:  # a call-back request is parked now (ctl_callback)
             self.callbacks.call_ended(call.call_id)
 
@@ -512,6 +542,8 @@ class CallController(MenuAnswers):
 
     def on_media_event(self, event: MediaEvent) -> None:
         """The media engine's callback (from its pacer task)."""
+        if self.capacity is not None and self.capacity.on_media_event(event):
+            return
         if self.external is not None and self.external.on_media_event(event):
             return
         if self.outbound is not None and self.outbound.on_media_event(event):

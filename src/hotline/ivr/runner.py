@@ -234,6 +234,7 @@ class _MenuCall:
     leg_id: str
     codec: str
     session: IvrSession
+    flow: Flow  # the flow the call started on (a new flow is for new calls)
     timer: TimerHandle | None = None
     timer_at: float | None = None
     bye_item: str | None = None
@@ -275,6 +276,9 @@ class IvrRunner:
         self._host: IvrHost | None = None
         self._calls: dict[CallId, _MenuCall] = {}
         self.incidents: frozenset[str] = frozenset()
+        self.render_prompts: Callable[[tuple[str, ...]], None] | None = None
+        """Asked for the texts a new flow says that have no rendering (:meth:`set_flow`);
+        the renderer hands them back through :meth:`add_prompts`."""
         self.missing_prompts = 0
         self.errors = 0
 
@@ -297,6 +301,38 @@ class IvrRunner:
         """Use ``prompts`` from now on (rendered at start-up)."""
         self._prompts = prompts
 
+    def add_prompts(self, prompts: RenderedPrompts) -> None:
+        """Add renderings (of a new flow's texts); the ones already there are kept."""
+        self._prompts = RenderedPrompts({**self._prompts.encoded, **prompts.encoded})
+
+    def missing_texts(self, flow: Flow | None = None) -> tuple[str, ...]:
+        """The texts ``flow`` (default: the current one) says that have no rendering yet."""
+        have = self._prompts.texts()
+        return tuple(t for t in flow_prompt_texts(flow or self._flow) if t not in have)
+
+    def set_flow(self, flow: Flow, prompts: RenderedPrompts | None = None) -> None:
+        """Run ``flow`` for the calls that start from now on (an administrator's change).
+
+        Calls in the menu finish on the flow they started with (their
+        sessions, prompt texts and hand-off rules stay theirs).  ``prompts``
+        are added to the renderings; texts still missing are asked of
+        :attr:`render_prompts` (until they arrive they play as a short silence).
+        """
+        old, self._flow = self._flow, flow
+        if prompts is not None:
+            self.add_prompts(prompts)
+        missing = self.missing_texts(flow)
+        log.info(
+            "voice menu flow replaced",
+            old=old.name,
+            flow=flow.name,
+            nodes=len(flow.nodes),
+            calls_on_old_flow=len(self._calls),
+            texts_to_render=len(missing),
+        )
+        if missing and self.render_prompts is not None:
+            self.render_prompts(missing)
+
     def active(self) -> int:
         """Calls in the menu right now."""
         return len(self._calls)
@@ -310,7 +346,7 @@ class IvrRunner:
         session = IvrSession(
             self._flow, call_id, now, local_time=self._clock.utcnow(), incidents=self.incidents
         )
-        call = _MenuCall(call_id, leg_id, codec, session)
+        call = _MenuCall(call_id, leg_id, codec, session, self._flow)
         self._calls[call_id] = call
         log.info("call in the voice menu", call_id=call_id, flow=self._flow.name)
         self._guarded(call, lambda: None)
@@ -362,7 +398,7 @@ class IvrRunner:
         call = self._calls.get(call_id)
         if call is None or call.bot is None:
             return
-        queue = self._bot_queue(call.bot)
+        queue = self._bot_queue(call.flow, call.bot)
         self._drop(call_id)
         log.info("assistant hands over", call_id=call_id, queue=queue)
         self.host.menu_to_queue(call_id, queue)
@@ -374,16 +410,16 @@ class IvrRunner:
             self._drop(call_id)
             self.host.menu_hang_up(call_id, False)
 
-    def _bot_queue(self, route: RouteToBot) -> QueueId:
-        """The queue of the call's topic if the flow has one, else where the fallback leads."""
-        queues = {node.queue for node in self._flow.nodes if isinstance(node, QueueNode)}
+    def _bot_queue(self, flow: Flow, route: RouteToBot) -> QueueId:
+        """The queue of the call's topic if its flow has one, else where the fallback leads."""
+        queues = {node.queue for node in flow.nodes if isinstance(node, QueueNode)}
         if route.topic is not None and QueueId(route.topic) in queues:
             return QueueId(route.topic)
         node_id: str | None = route.fallback
-        for _ in range(len(self._flow.nodes)):
+        for _ in range(len(flow.nodes)):
             if node_id is None:
                 break
-            node = self._flow.node(node_id)
+            node = flow.node(node_id)
             if isinstance(node, QueueNode):
                 return node.queue
             node_id = getattr(node, "next", None)
@@ -464,7 +500,7 @@ class IvrRunner:
     ) -> PlaybackItem:
         parts: list[PlaybackPart] = []
         for prompt in prompts:
-            text = prompt_text(self._flow, prompt)
+            text = prompt_text(call.flow, prompt)
             encoded = None if text is None else self._prompts.get(text, call.codec)
             if encoded is None:
                 self.missing_prompts += 1

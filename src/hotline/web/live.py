@@ -29,11 +29,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from hotline.calls.api import CallActionError
+from hotline.calls.api import CallActionError, LiveCall
 from hotline.core.bus import Subscription
-from hotline.core.ids import CallId, OperatorId
+from hotline.core.ids import OperatorId
 from hotline.store.audit import AuditAction
 from hotline.web.auth import Principal, client_address, context_of, require_ws
 from hotline.web.desk_api import build_card
@@ -42,7 +43,13 @@ from hotline.web.errors import ApiError, ErrorCode
 from hotline.web.live_events import Audience, CallEventPublished, event_message
 from hotline.web.permissions import Permission
 from hotline.web.wallboard import wallboard
-from hotline.web.workplace import Workplace, operator_of, workplace_of
+from hotline.web.workplace import (
+    Workplace,
+    call_actions,
+    operator_of,
+    queue_actions,
+    workplace_of,
+)
 
 __all__ = ["LIVE_PATH", "live_router"]
 
@@ -73,15 +80,16 @@ class _Session:
     # -- snapshots -------------------------------------------------------------------------------
 
     async def desk(self) -> None:
-        ctx = context_of(self.websocket)
         operator_id = self.audience.operator_id
-        if operator_id is None or ctx.queues is None or ctx.calls is None:
+        if operator_id is None:
             return
-        op = next((o for o in ctx.queues.operators() if o.operator_id == operator_id), None)
+        ops = queue_actions(self.websocket).operators()
+        op = next((o for o in ops if o.operator_id == operator_id), None)
         if op is None:
             return
-        call = ctx.calls.live_call(op.call_id) if op.call_id is not None else None
-        now = ctx.clock.utcnow()
+        calls = call_actions(self.websocket)
+        call = calls.live_call(op.call_id) if op.call_id is not None else None
+        now = context_of(self.websocket).clock.utcnow()
         perms = self.who.permissions
         await self.send(
             {
@@ -92,15 +100,12 @@ class _Session:
             }
         )
         if call is not None and call.call_id != self.carded:
-            self.carded = call.call_id
             self.audience.own_calls.add(call.call_id)
-            await self.card(call.call_id)
+            await self.card(call)
+            self.carded = call.call_id  # after it was sent: a failed card is tried again
 
-    async def card(self, call_id: str) -> None:
+    async def card(self, call: LiveCall) -> None:
         ctx = context_of(self.websocket)
-        call = ctx.calls.live_call(CallId(call_id)) if ctx.calls is not None else None
-        if call is None:
-            return
         card = await build_card(self.websocket, self.who, call)
         await asyncio.to_thread(
             ctx.audit.append,
@@ -108,7 +113,7 @@ class _Session:
             actor=self.who.username,
             role=self.who.role,
             action=AuditAction.PERSONAL_DATA_VIEWED.value,
-            object=f"call:{call_id}",
+            object=f"call:{call.call_id}",
             details={"view": "call_card", "via": "live"},
             source=client_address(self.websocket),
         )
@@ -119,13 +124,15 @@ class _Session:
         await self.send({"type": "wallboard", **board.model_dump(mode="json")})
 
     async def tick(self) -> None:
+        """One round of snapshots; a failing store read skips this round, not the socket."""
         try:
             if self.audience.everything:
                 await self.wallboard()
-            if self.audience.operator_id is not None:
-                await self.desk()
-        except (CallActionError, ApiError):  # no call service: snapshots are skipped
+            await self.desk()
+        except (CallActionError, ApiError):
             return
+        except SQLAlchemyError as exc:
+            log.warning("live snapshot of %s skipped: %s", self.who.username, exc)
 
     # -- the loops -------------------------------------------------------------------------------
 

@@ -6,11 +6,8 @@ abandoned / timed-out calls and SL (docs/metrics.md definitions, computed by
 :func:`hotline.reports.metrics_snapshot.realtime_snapshot` over today's
 events).  Per operator: state and time in state.
 
-:class:`DayFigures` keeps today's events in memory: loaded once from the
-store, then fed by the live sockets with every event published on the bus
-(so the figures follow an event within a second without a database read),
-and reloaded from the store every ``day_poll_reload_s`` while no socket has
-fed it for ``day_reload_s`` (a wallboard polled over REST).
+Today's figures come from :class:`~hotline.web.workplace.DayFigures`
+(today's events kept in memory, fed by the live sockets).
 
 Alerts: a queue whose longest wait reaches ``wait_alert_ratio`` of its norm
 (``wait_near_norm``) or the norm itself (``wait_over_norm``), and a queue
@@ -19,29 +16,27 @@ whose SL today is below ``sl_target`` (``sl_below_target``).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Final, Literal
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
 from hotline.calls.api import QueueSnapshot as LiveQueue
-from hotline.reports.events import CallCentreEvent, event_from_record
-from hotline.reports.metrics_config import Interval, MetricsConfig, QueueNorms, bucket_start
 from hotline.reports.metrics_snapshot import QueueSnapshot as DayQueue
-from hotline.reports.metrics_snapshot import realtime_snapshot
-from hotline.store.db import Database
-from hotline.store.event_queries import EventQueries
 from hotline.web.auth import Principal, context_of
 from hotline.web.desk_models import OperatorOut, operator_out
 from hotline.web.masking import may_see_topic, number_for
-from hotline.web.workplace import WorkplaceSettings, call_actions, queue_actions, workplace_of
+from hotline.web.workplace import (
+    WorkplaceSettings,
+    call_actions,
+    queue_actions,
+    workplace_of,
+)
 
 __all__ = [
     "AlertOut",
-    "DayFigures",
     "QueueBoardOut",
     "WaitingOut",
     "WallboardOut",
@@ -50,7 +45,6 @@ __all__ = [
 ]
 
 AlertKind = Literal["wait_near_norm", "wait_over_norm", "sl_below_target"]
-_AHEAD: Final = timedelta(seconds=1)
 
 
 class QueueBoardOut(BaseModel):
@@ -96,59 +90,6 @@ class WallboardOut(BaseModel):
     operators: list[OperatorOut]
     waiting: list[WaitingOut]
     alerts: list[AlertOut]
-
-
-def _load(db: Database, start: datetime, end: datetime) -> list[CallCentreEvent]:
-    return [event_from_record(s) for s in EventQueries(db).for_report(start, end)]
-
-
-class DayFigures:
-    """Today's per-queue figures over today's events (see the module docstring)."""
-
-    def __init__(self, settings: WorkplaceSettings) -> None:
-        self._settings = settings
-        self._events: dict[str, CallCentreEvent] = {}
-        self._day: datetime | None = None
-        self._loaded_at = float("-inf")
-        self._fed_at = float("-inf")
-        self._computed_at = float("-inf")
-        self._dirty = True
-        self._figures: dict[str, DayQueue] = {}
-        self._lock = asyncio.Lock()
-
-    def feed(self, event: CallCentreEvent, mono: float) -> None:
-        """An event seen live (duplicates of stored ones are ignored)."""
-        self._fed_at = mono
-        if self._day is None or event.timestamp < self._day or event.event_id in self._events:
-            return
-        self._events[event.event_id] = event
-        self._dirty = True
-
-    async def figures(
-        self, db: Database, now: datetime, mono: float, norms: Mapping[str, float]
-    ) -> Mapping[str, DayQueue]:
-        """Today's figures per queue, recomputed when events came in (at most every few ms)."""
-        s = self._settings
-        async with self._lock:
-            day = bucket_start(now, Interval.DAY, s.tz)
-            fed_recently = mono - self._fed_at < s.day_reload_s
-            stale = mono - self._loaded_at >= s.day_poll_reload_s
-            if day != self._day or (not fed_recently and stale):
-                loaded = await asyncio.to_thread(_load, db, day, now + _AHEAD)
-                kept = [e for e in self._events.values() if e.timestamp >= day]
-                self._events = {e.event_id: e for e in (*loaded, *kept)}
-                self._day, self._loaded_at, self._dirty = day, mono, True
-            if self._dirty and mono - self._computed_at >= s.day_compute_min_s:
-                config = MetricsConfig(
-                    queues={q: QueueNorms(norm_s=n) for q, n in norms.items() if n > 0}, tz=s.tz
-                )
-                events = sorted(self._events.values(), key=lambda e: e.timestamp)
-                snap = await asyncio.to_thread(
-                    realtime_snapshot, events, now=now, config=config, queue_ids=list(norms)
-                )
-                self._figures = {q.queue_id: q for q in snap.queues}
-                self._computed_at, self._dirty = mono, False
-            return self._figures
 
 
 def alerts_for(queues: Sequence[QueueBoardOut], settings: WorkplaceSettings) -> list[AlertOut]:

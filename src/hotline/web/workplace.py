@@ -3,7 +3,13 @@
 :class:`WorkplaceSettings` holds the desk's lists (not-ready reasons, outcome
 codes) and the wallboard's thresholds; :class:`Workplace` is the per-app
 state: the settings, the node's event bus (live events, see
-:mod:`hotline.web.live_events`) and the wallboard's day figures.  The node
+:mod:`hotline.web.live_events`) and the wallboard's day figures.
+
+:class:`DayFigures` keeps today's events in memory: loaded once from the
+store, then fed by the live sockets with every event published on the bus
+(so the figures follow an event within a second without a database read),
+and reloaded from the store every ``day_poll_reload_s`` while no socket has
+fed it for ``day_reload_s`` (a wallboard polled over REST).  The node
 attaches it with :func:`workplace_hook` (an ``extra`` hook of
 ``create_web_app``); an app without it gets the defaults and no bus (the
 live socket then sends snapshots only).
@@ -15,10 +21,10 @@ user name) that belongs to the logged-in user.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
-from typing import TYPE_CHECKING, Final
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Final
 
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
@@ -37,16 +43,20 @@ from hotline.calls.api import (
 )
 from hotline.core.bus import EventBus
 from hotline.core.ids import CallId, OperatorId, QueueId
+from hotline.reports.events import CallCentreEvent, event_from_record
+from hotline.reports.metrics_config import Interval, MetricsConfig, QueueNorms, bucket_start
+from hotline.reports.metrics_snapshot import QueueSnapshot as DayQueue
+from hotline.reports.metrics_snapshot import realtime_snapshot
 from hotline.store.accounts import AccountsRepository
+from hotline.store.db import Database
+from hotline.store.event_queries import EventQueries
 from hotline.web.auth import Principal, context_of
 from hotline.web.errors import ApiError, ErrorCode
-
-if TYPE_CHECKING:
-    from hotline.web.wallboard import DayFigures
 
 __all__ = [
     "NOT_READY_REASONS",
     "OUTCOME_CODES",
+    "DayFigures",
     "IdleActions",
     "Workplace",
     "WorkplaceSettings",
@@ -72,6 +82,7 @@ OUTCOME_CODES: Final = (
     "wrong_number",
 )
 """Default outcome codes of the wrap-up form (labels: ``desk.outcome.<code>``)."""
+_AHEAD: Final = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,59 @@ class WorkplaceSettings:
             raise ValueError("alert thresholds must be shares")
 
 
+def _load(db: Database, start: datetime, end: datetime) -> list[CallCentreEvent]:
+    return [event_from_record(s) for s in EventQueries(db).for_report(start, end)]
+
+
+class DayFigures:
+    """Today's per-queue figures over today's events (see the module docstring)."""
+
+    def __init__(self, settings: WorkplaceSettings) -> None:
+        self._settings = settings
+        self._events: dict[str, CallCentreEvent] = {}
+        self._day: datetime | None = None
+        self._loaded_at = float("-inf")
+        self._fed_at = float("-inf")
+        self._computed_at = float("-inf")
+        self._dirty = True
+        self._figures: dict[str, DayQueue] = {}
+        self._lock = asyncio.Lock()
+
+    def feed(self, event: CallCentreEvent, mono: float) -> None:
+        """An event seen live (duplicates of stored ones are ignored)."""
+        self._fed_at = mono
+        if self._day is None or event.timestamp < self._day or event.event_id in self._events:
+            return
+        self._events[event.event_id] = event
+        self._dirty = True
+
+    async def figures(
+        self, db: Database, now: datetime, mono: float, norms: Mapping[str, float]
+    ) -> Mapping[str, DayQueue]:
+        """Today's figures per queue, recomputed when events came in (at most every few ms)."""
+        s = self._settings
+        async with self._lock:
+            day = bucket_start(now, Interval.DAY, s.tz)
+            fed_recently = mono - self._fed_at < s.day_reload_s
+            stale = mono - self._loaded_at >= s.day_poll_reload_s
+            if day != self._day or (not fed_recently and stale):
+                loaded = await asyncio.to_thread(_load, db, day, now + _AHEAD)
+                kept = [e for e in self._events.values() if e.timestamp >= day]
+                self._events = {e.event_id: e for e in (*loaded, *kept)}
+                self._day, self._loaded_at, self._dirty = day, mono, True
+            if self._dirty and mono - self._computed_at >= s.day_compute_min_s:
+                config = MetricsConfig(
+                    queues={q: QueueNorms(norm_s=n) for q, n in norms.items() if n > 0}, tz=s.tz
+                )
+                events = sorted(self._events.values(), key=lambda e: e.timestamp)
+                snap = await asyncio.to_thread(
+                    realtime_snapshot, events, now=now, config=config, queue_ids=list(norms)
+                )
+                self._figures = {q.queue_id: q for q in snap.queues}
+                self._computed_at, self._dirty = mono, False
+            return self._figures
+
+
 @dataclass(slots=True)
 class Workplace:
     """Per-app state of the desk and the wallboard (see the module docstring)."""
@@ -110,8 +174,6 @@ class Workplace:
 
     def day_figures(self) -> DayFigures:
         if self.day is None:
-            from hotline.web.wallboard import DayFigures
-
             self.day = DayFigures(self.settings)
         return self.day
 

@@ -281,4 +281,6 @@ def test_public_surface() -> None:
         "CapacityStats",
         "CapacityTicket",
         "Decision",
+        "PacerCounters",
+        "PacerLateness",
     }

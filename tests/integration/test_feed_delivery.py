@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
 from hotline.app.feedservice import FeedPublisher, feed_routes
 from hotline.core.clock import FakeClock
@@ -31,7 +30,9 @@ from hotline.reports.feed import verify
 from hotline.store.db import Database
 from hotline.store.events import EventRow, EventStore
 from hotline.store.feed_outbox import FeedOutbox, FeedOutboxRow
-from hotline.web.ops import create_ops_app
+from hotline.web.app import create_web_app
+from hotline.web.config import WebConfig
+from unit.web.web_support import FAST_HASHER, add_users, log_in
 
 pytestmark = pytest.mark.integration
 
@@ -207,30 +208,33 @@ async def test_down_then_flaky_then_back_with_a_restart(db: Database, tmp_path: 
     assert FeedOutbox(db).pending() == 0
 
 
-async def test_pull_api_returns_signed_documents_since_a_seq(db: Database) -> None:
+async def test_pull_api_returns_signed_documents_since_a_seq(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'node.db'}")
+    db.migrate()  # the whole schema: the web app needs users and sessions
     clock = FakeClock(start_wall=T0 + 4 * STEP + timedelta(seconds=61))
     publisher = FeedPublisher(db, node_id="node-a", key=KEY, url=None, clock=clock)
     try:
-        await _pull(publisher, clock)
+        await _pull(db, publisher, clock)
     finally:
         await publisher.stop()
+        db.dispose()
 
 
-async def _pull(publisher: FeedPublisher, clock: FakeClock) -> None:
+async def _pull(db: Database, publisher: FeedPublisher, clock: FakeClock) -> None:
     clock_first = publisher.enqueue_due()
     assert clock_first == 1  # a first start begins with the last complete interval
 
-    class Health:
-        def health(self) -> tuple[bool, dict[str, str]]:
-            return True, {}
-
-    app = create_ops_app(
-        Health(), CollectorRegistry(), extra=feed_routes(publisher.outbox), version="test"
-    )
+    add_users(db, FAST_HASHER)
+    app = create_web_app(
+        WebConfig(), db, clock, hasher=FAST_HASHER,
+        extra=[feed_routes(publisher.outbox)],
+    )  # fmt: skip
     clock.advance(2 * 15 * 60)
     assert publisher.enqueue_due() == 2
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://feed.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        assert (await http.get("/api/v1/feed", params={"since": 1})).status_code == 401
+        await log_in(http, "auditor")
         page = (await http.get("/api/v1/feed", params={"since": 1})).json()
         assert (await http.get("/api/v1/feed", params={"since": -1})).status_code == 422
     assert [item["seq"] for item in page["items"]] == [2, 3]

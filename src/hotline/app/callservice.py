@@ -40,6 +40,7 @@ from hotline.app.cli_kb import build_matcher, stored_to_entries
 from hotline.app.demo import DEMO_TOPICS
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipService
+from hotline.app.stored_config import AgentProfiles, LivePrompts, start_queues, stored_flow
 from hotline.bot.asr import AsrConfig
 from hotline.bot.asr_vosk import VoskRecognizer
 from hotline.bot.normalize import Normalizer
@@ -345,6 +346,8 @@ class CallService:
         self.bot: BotCalls | None = None  # the voice assistant (ctl_bot), made on start
         self._bot_closers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.agents = AgentProfiles({GENERAL_QUEUE: 5})  # stored accounts → ACD (admin, live)
+        self.live_prompts: LivePrompts | None = None  # renders a flow changed while running
 
     def _on_media_event(self, event: MediaEvent) -> None:
         self.controller.on_media_event(event)
@@ -352,10 +355,11 @@ class CallService:
     async def start(self) -> None:
         repo = AccountsRepository(self._db)
         profiles = await asyncio.to_thread(operator_profiles, repo)
+        await asyncio.to_thread(self.agents.load, repo)
         demo = await asyncio.to_thread(repo.get_meta, "demo_loaded_at")
         self.acd.auto_ready_on_register = self._settings.acd.auto_ready_on_register or bool(demo)
         await self.media.start()
-        for queue in default_queues():
+        for queue in await asyncio.to_thread(start_queues, self._db, default_queues()):
             self.acd.add_queue(queue)
         self.acd.set_operators(profiles)
         await self.acd.start()
@@ -369,10 +373,14 @@ class CallService:
         self._tasks.append(loop.create_task(watch, name="capacity-guard"))
         prompts_dir = self._settings.data_dir / TTS_CACHE_DIR
         phrases = await asyncio.to_thread(build_queue_phrases)
+        if (flow := await asyncio.to_thread(stored_flow, self._db)) is not None:
+            self.menu.set_flow(flow)  # the administrator's flow, else the demo flow
         prompts = await render_flow_prompts(
             self.menu.flow, prompts_dir, extra_texts=(*phrases.texts(), BUSY_MESSAGE)
         )
         self.menu.set_prompts(prompts)
+        self.live_prompts = LivePrompts(self.menu, prompts_dir, render_flow_prompts)
+        self.menu.render_prompts = self.live_prompts.request
         await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
         self.capacity.set_prompts(prompts)
@@ -470,7 +478,8 @@ class CallService:
         self.media.refuse_new()
 
     def active(self) -> int:
-        return self.controller.active() + self.outbound.dialer.active()
+        busy = self.capacity.active_announcements()
+        return self.controller.active() + self.outbound.dialer.active() + busy
 
     async def stop(self) -> None:
         self.outbound.callbacks.close()  # first: ending calls parks no new request
@@ -478,6 +487,8 @@ class CallService:
         await self.controller.close()
         await self.external.settle()
         await self.acd.stop()
+        if self.live_prompts is not None:
+            await self.live_prompts.aclose()
         for task in self._tasks[1:]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -107,6 +107,7 @@ def init(
     settings = _settings(ctx)
     from hotline.app.demo import (
         load_demo,
+        load_demo_flow,
         load_demo_organisations,
         load_demo_queues,
         load_demo_standard_answers,
@@ -116,6 +117,7 @@ def init(
     from hotline.store.db import Database
     from hotline.store.kb import StandardAnswersRepository
     from hotline.store.organisations import OrganisationsRepository
+    from hotline.store.proposals import FlowsRepository
     from hotline.store.queues import QueuesRepository
 
     if demo_password is not None and not demo:
@@ -147,6 +149,7 @@ def init(
         if demo:
             accounts = load_demo(repo, password=demo_password)
             load_demo_queues(queues)
+            load_demo_flow(FlowsRepository(db))
             load_demo_organisations(organisations)
             load_demo_standard_answers(answers)
             creds = settings.data_dir / "demo-credentials.txt"

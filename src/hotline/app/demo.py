@@ -25,6 +25,7 @@ from hotline.sip.digest import DigestAlgorithm, ha1
 from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
 from hotline.store.kb import StandardAnswersRepository
 from hotline.store.organisations import OrganisationsRepository, StoredOrganisation
+from hotline.store.proposals import FlowsRepository
 from hotline.store.queues import QueuesRepository, StoredQueue
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DEMO_REALM",
     "DemoAccount",
     "load_demo",
+    "load_demo_flow",
     "load_demo_organisations",
     "load_demo_queues",
     "load_demo_standard_answers",
@@ -209,6 +211,13 @@ def load_demo_organisations(repo: OrganisationsRepository) -> None:
     """Insert the demo's directory of organisations."""
     for organisation in DEMO_ORGANISATIONS:
         repo.save(organisation)
+
+
+def load_demo_flow(repo: FlowsRepository) -> None:
+    """Store the demo voice menu as the ``main`` flow (what the node runs, the admin edits)."""
+    from hotline.ivr.flow_yaml import demo_flow_yaml
+
+    repo.save("main", demo_flow_yaml(), updated_by="demo", now=datetime.now(UTC))
 
 
 def load_demo_standard_answers(repo: StandardAnswersRepository) -> int:

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -26,9 +27,16 @@ from hotline.app.retention import RetentionJob
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipCollector, SipService
+from hotline.app.stored_config import AssistantSpeech
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock, SystemClock
 from hotline.store.db import Database
+from hotline.web.admin_live import (
+    AcdLiveConfiguration,
+    AdminPaths,
+    install_admin_paths,
+    install_live_configuration,
+)
 from hotline.web.app import create_web_app
 from hotline.web.config import WebConfig, check_transport
 from hotline.web.workplace import workplace_hook
@@ -109,6 +117,19 @@ def _uvicorn_options(settings: Settings, config: WebConfig) -> dict[str, Any]:
     if config.behind_proxy:
         options |= {"proxy_headers": True, "forwarded_allow_ips": settings.web.proxy_ips}
     return options
+
+
+def _admin_hooks(
+    settings: Settings, calls: CallService, sip: SipService
+) -> list[Callable[[FastAPI], None]]:
+    """Administration changes applied to the running node; where prompts and recordings live."""
+    live = AcdLiveConfiguration(calls.acd, menu=calls.menu, sip=sip, profile=calls.agents)
+    paths = AdminPaths(
+        prompts_dir=settings.data_dir / "prompts",
+        recordings_dir=settings.recordings_path,
+        tts=AssistantSpeech(calls),
+    )
+    return [install_live_configuration(live), install_admin_paths(paths)]
 
 
 class _Server(uvicorn.Server):
@@ -195,7 +216,11 @@ class Node:
             health=self,
             registry=self.registry,
             version=__version__,
-            extra=[workplace_hook(self.bus), *([feed_routes(feed.outbox)] if feed else [])],
+            extra=[
+                workplace_hook(self.bus),
+                *([feed_routes(feed.outbox)] if feed else []),
+                *_admin_hooks(self.settings, calls, sip),
+            ],
         )
         sock = self._bind_http()
         config = uvicorn.Config(

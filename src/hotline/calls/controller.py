@@ -13,9 +13,10 @@ leg's end at once), so every step first checks where the call stands.
 Inbound (RFC 3261 §13.3, RFC 3264 §6)
     A new INVITE is routed by :class:`~hotline.calls.ctl_ports.EntryRouting`
     (404 when nothing serves the number, 503 at ``max_calls`` or while
-    draining), its offer is negotiated (488 when no codec is common), 180
-    goes out, a media leg is created (an owned task), and 200 carries our
-    answer.  On the ACK the greeting plays, then the call joins its queue
+    draining), its offer is negotiated (488 when no codec is common), the
+    capacity gate admits it (:mod:`hotline.calls.capacity_gate`: else the
+    busy announcement or 503), 180 goes out, a media leg is created (an
+    owned task), and 200 carries our answer.  On the ACK the greeting plays, then the call joins its queue
     with music on hold.
 
 Voice menu

@@ -5,12 +5,17 @@ a :class:`LiveConfiguration`, if the node installed one
 (:func:`install_live_configuration`, an ``extra`` hook of ``create_web_app``):
 
 * queues → the ACD router (a new queue is added, an existing one updated in
-  place: waiting calls keep their places);
-* operators (accounts, skills, enabled) → the ACD's operator profiles;
+  place: waiting calls keep their places); a disabled queue is taken out of
+  routing and its waiting calls move, keeping their places, to its overflow
+  target, else to the general queue (:meth:`AcdService.remove_queue
+  <hotline.acd.service.AcdService.remove_queue>`);
+* operators (accounts, skills, enabled) → the ACD's operator profiles, and at
+  once to the logged-in operators (new skills route the next call; a disabled
+  operator is logged out, or set not ready while talking);
 * SIP passwords (HA1) and trunks' trusted networks → the SIP service's
   ``reload_accounts``;
-* a voice-menu flow → the IVR runner, when the runner can swap its flow
-  (otherwise the change takes effect at the next start, and the page says so).
+* a voice-menu flow → the IVR runner's ``set_flow``: calls that start from
+  then on take the new flow, calls in the menu finish on the old one.
 
 :class:`AcdLiveConfiguration` is the implementation over
 :class:`~hotline.acd.service.AcdService` and the IVR runner.  Without an
@@ -20,20 +25,24 @@ still changes and the answer says ``applied: false``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
+import structlog
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
 from hotline.acd.model import MAX_LEVEL, MIN_LEVEL, OperatorProfile, QueueConfig
+from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import OperatorId, QueueId
 from hotline.ivr.flow import Flow
 from hotline.store.accounts import Operator
 
 __all__ = [
+    "GENERAL_QUEUE",
+    "OPERATOR_DISABLED",
     "AcdLiveConfiguration",
     "AdminPaths",
     "LiveConfiguration",
@@ -45,6 +54,12 @@ __all__ = [
     "profile_of",
 ]
 
+log = structlog.get_logger("hotline.web.admin")
+
+GENERAL_QUEUE: Final = QueueId("general")
+"""Where a disabled queue's waiting calls go when it has no overflow target."""
+OPERATOR_DISABLED: Final = "disabled by the administrator"
+"""The not-ready reason of an operator disabled while talking (from the end of the call)."""
 _LIVE_ATTR: Final = "live_configuration"
 _PATHS_ATTR: Final = "admin_paths"
 
@@ -54,6 +69,10 @@ class LiveConfiguration(Protocol):
 
     def apply_queue(self, config: QueueConfig) -> None:
         """Add the queue, or update it in place if the router has it."""
+        ...
+
+    def remove_queue(self, queue_id: QueueId) -> bool:
+        """Take the queue out of routing (disabled); False when its calls have nowhere to go."""
         ...
 
     def apply_operators(self, operators: Sequence[Operator]) -> None:
@@ -105,17 +124,29 @@ def profile_of(
 
 
 class _Acd(Protocol):
-    engine: Any
+    """The ACD as configuration sees it (:class:`~hotline.acd.service.AcdService`)."""
 
     def has_queue(self, queue_id: QueueId) -> bool: ...
 
     def add_queue(self, config: QueueConfig) -> None: ...
 
-    def set_operators(self, profiles: Sequence[OperatorProfile]) -> None: ...
+    def update_queue(self, config: QueueConfig) -> None: ...
 
-    def monotonic(self) -> float: ...
+    def remove_queue(self, queue_id: QueueId, *, fallback: QueueId) -> QueueId | None: ...
 
-    def poll(self) -> None: ...
+    def update_operators(self, profiles: Iterable[OperatorProfile], *, reason: str) -> None: ...
+
+
+class _Menu(Protocol):
+    """The voice menu (:class:`~hotline.ivr.runner.IvrRunner`)."""
+
+    def set_flow(self, flow: Flow) -> None: ...
+
+
+class _Sip(Protocol):
+    """The SIP service (:class:`~hotline.app.sipservice.SipService`)."""
+
+    def reload_accounts(self) -> None: ...
 
 
 class AcdLiveConfiguration:
@@ -125,44 +156,49 @@ class AcdLiveConfiguration:
         self,
         acd: _Acd,
         *,
-        menu: object | None = None,
-        sip: object | None = None,
+        menu: _Menu | None = None,
+        sip: _Sip | None = None,
         queue_levels: Mapping[QueueId, int] | None = None,
         profile: Callable[[Operator], OperatorProfile | None] | None = None,
+        fallback_queue: QueueId = GENERAL_QUEUE,
     ) -> None:
         self._acd = acd
         self._menu = menu
         self._sip = sip
         self._queue_levels = dict(queue_levels or {})
         self._profile = profile or (lambda op: profile_of(op, self._queue_levels))
+        self._fallback = fallback_queue
 
     def apply_queue(self, config: QueueConfig) -> None:
-        if not self._acd.has_queue(config.queue_id):
+        if self._acd.has_queue(config.queue_id):
+            self._acd.update_queue(config)
+        else:
             self._acd.add_queue(config)
-            return
-        update = getattr(self._acd, "update_queue", None)
-        if callable(update):
-            update(config)
-            return
-        self._acd.engine.update_queue(config, self._acd.monotonic())
-        self._acd.poll()  # deliver what the change decided (e.g. a tier now reachable)
+
+    def remove_queue(self, queue_id: QueueId) -> bool:
+        if not self._acd.has_queue(queue_id):
+            return True  # not routed now: nothing to take out
+        try:
+            self._acd.remove_queue(queue_id, fallback=self._fallback)
+        except LocalProtocolError as exc:
+            log.warning("queue stays in routing", queue=queue_id, error=str(exc))
+            return False
+        return True
 
     def apply_operators(self, operators: Sequence[Operator]) -> None:
         profiles = [p for p in (self._profile(op) for op in operators) if p is not None]
-        self._acd.set_operators(profiles)
+        self._acd.update_operators(profiles, reason=OPERATOR_DISABLED)
 
     def apply_flow(self, flow: Flow) -> bool:
-        swap = getattr(self._menu, "set_flow", None)
-        if not callable(swap):
+        if self._menu is None:
             return False
-        swap(flow)
+        self._menu.set_flow(flow)
         return True
 
     def reload_accounts(self) -> bool:
-        reload = getattr(self._sip, "reload_accounts", None)
-        if not callable(reload):
+        if self._sip is None:
             return False
-        reload()
+        self._sip.reload_accounts()
         return True
 
 

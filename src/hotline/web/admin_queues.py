@@ -160,6 +160,8 @@ async def put_queue(
     if live is not None and body.enabled:
         live.apply_queue(config)
         applied = True
+    elif live is not None:  # disabled: out of routing, its waiting calls moved
+        applied = live.remove_queue(config.queue_id)
     old = _queue_out(before).config if before is not None else {}
     changed = sorted(k for k, v in full.items() if old.get(k) != v)
     if before is None or before.enabled != body.enabled:

@@ -7,7 +7,9 @@
   ``static/js`` and styles in ``static/css``.
 * ``Strict-Transport-Security`` when the request came over HTTPS (directly,
   or through a proxy whose ``X-Forwarded-Proto`` uvicorn trusts).
-* ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer``,
+* ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin`` (no referrer leaves the
+  site; ``no-referrer`` would make Chromium send ``Origin: null`` on our own form
+  posts, which the CSRF check refuses),
   ``X-Content-Type-Options: nosniff``, a ``Permissions-Policy`` that turns off
   what the workplace does not use, ``Cross-Origin-Opener-Policy``.
 * ``Cache-Control: no-store`` on everything but static assets (pages and the
@@ -43,7 +45,7 @@ def security_headers(*, https: bool, static: bool) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-security-policy", CSP.encode()),
         (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"no-referrer"),
+        (b"referrer-policy", b"same-origin"),
         (b"x-content-type-options", b"nosniff"),
         (b"permissions-policy", PERMISSIONS_POLICY.encode()),
         (b"cross-origin-opener-policy", b"same-origin"),

@@ -263,3 +263,25 @@ def test_busy_message_and_public_surface() -> None:
         "PacerSource",
         "pacer_counters",
     }
+
+
+async def test_metrics_show_the_state_and_the_refusals() -> None:
+    from hotline.app.callservice import _capacity_families
+
+    rig = _rig(max_calls=0)
+    rig.ua.incoming(caller_offer())
+    await rig.controller.settle()
+    rig.ua.incoming(caller_offer(port=30010))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in _capacity_families(_gate(rig))
+        for s in family.samples
+    }
+    assert samples[("hotline_capacity_state", (("state", "busy"),))] == 1
+    assert samples[("hotline_capacity_state", (("state", "normal"),))] == 0
+    assert samples[("hotline_capacity_busy_announcements_active", ())] == 1
+    refused = "hotline_capacity_refused_total"
+    assert samples[(refused, (("decision", "play_busy"), ("reason", "call_limit")))] == 1
+    assert samples[(refused, (("decision", "reject"), ("reason", "announcements_full")))] == 1
+    assert samples[("hotline_capacity_max_calls", ())] == 0
+    await rig.controller.close()

@@ -15,7 +15,7 @@ from unit.web.web_support import PASSWORD
 
 COMMON = {
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
 }
 

@@ -347,7 +347,7 @@ def run_caller(node: EndingsNode, name: str, scenario: str) -> asyncio.Task[Sipp
 
 def run_far_end(node: EndingsNode, name: str, scenario: str) -> asyncio.Task[SippResult]:
     """The trunk's far end for one outbound call: a SIPp UAS on a fresh port."""
-    workdir = node.sipp / name
+    workdir = node.sipp / f"{name}-far"
     workdir.mkdir()
     port = free_udp_port()
     node.trunks.reconfigure([TrunkConfig(name="local-test", host=PHONE_IP, port=port)])

@@ -39,6 +39,7 @@ from hotline.calls.ctl_external import ExternalRedirector
 from hotline.calls.ctl_transfer import CallTransfers, next_recording_id
 from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, OperatorId
+from hotline.ivr.flow_checks import FlowError
 from hotline.ivr.flow_nodes import ExternalTarget
 from hotline.ivr.ivr_events import TransferExternal
 from hotline.reports.events import HungUpBy
@@ -97,6 +98,10 @@ class OrganisationTransfers:
         """Dial ``organisation_id`` for the talking ``call``; CallActionError when refused."""
         if not organisation_id or len(organisation_id) > MAX_ORGANISATION_ID:
             raise CallActionError(ActionRefusal.NOT_FOUND, "bad organisation id")
+        try:
+            where = ExternalTarget(organisation=organisation_id)
+        except FlowError as exc:
+            raise CallActionError(ActionRefusal.NOT_FOUND, f"bad organisation id: {exc}") from exc
         if self._external.directory.number_of(organisation_id) is None:
             raise CallActionError(
                 ActionRefusal.NOT_FOUND, f"no organisation {organisation_id} in the directory"
@@ -113,11 +118,7 @@ class OrganisationTransfers:
             )
         recording_id = next_recording_id(call.call_id, call.recording_id)
         self._pending[call.call_id] = recording_id
-        target = TransferExternal(
-            target=ExternalTarget(organisation=organisation_id),
-            topic=call.route.topic,
-            fallback=None,
-        )
+        target = TransferExternal(target=where, topic=call.route.topic, fallback=None)
         self._external.redirect(
             call.call_id,
             call.caller_media,

@@ -18,7 +18,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Executable,
-    and_,
     case,
     cast,
     func,
@@ -29,11 +28,13 @@ from sqlalchemy import (
 
 from hotline.store.db import Database
 from hotline.store.projections import (
+    LONG_SPAN_MS,
     CallHandlingRow,
     CallRecordRow,
     CallSpanRow,
     CallVisitRow,
     Projections,
+    long_span_condition,
 )
 from hotline.store.rollups import CALL_COUNTERS, QUEUE_COUNTERS, RollupCallsRow, RollupQueueRow
 
@@ -225,13 +226,34 @@ class ProjectionQueries:
         whens = [(column >= b, i) for i, b in reversed(list(enumerate(boundaries)))]
         return case(*whens, else_=0)
 
+    @staticmethod
+    def _overlapping(start_ms: int, end_ms: int) -> list[list[ColumnElement[bool]]]:
+        """Conditions of the spans overlapping the period, as two index-friendly parts.
+
+        Spans starting at most a day before the period (by ``from_ms``), and the
+        few longer or open ones (by the partial index ``ix_call_spans_long``).
+        """
+        s = CallSpanRow
+        overlaps = or_(s.to_ms > start_ms, s.to_ms.is_(None))
+        recent = start_ms - LONG_SPAN_MS
+        return [
+            [s.from_ms >= recent, s.from_ms < end_ms, overlaps],
+            [long_span_condition(), s.from_ms < min(recent, end_ms), overlaps],
+        ]
+
     def spans(self, start_ms: int, end_ms: int) -> list[Row]:
         """Operator connected/wrap-up spans of calls overlapping the period."""
         s = CallSpanRow
-        stmt = select(s.call_id, s.operator_id, s.kind, s.from_ms, s.to_ms, s.call_last_ms).where(
-            s.from_ms < end_ms, or_(s.to_ms > start_ms, s.to_ms.is_(None))
-        )
-        return self._rows(stmt)
+        out: list[Row] = []
+        for where in self._overlapping(start_ms, end_ms):
+            out.extend(
+                self._rows(
+                    select(
+                        s.call_id, s.operator_id, s.kind, s.from_ms, s.to_ms, s.call_last_ms
+                    ).where(*where)
+                )
+            )
+        return out
 
     def span_sums(self, start_ms: int, end_ms: int, since_ms: int) -> dict[str, int]:
         """Milliseconds of each span kind inside the period (open spans run to its end;
@@ -242,17 +264,21 @@ class ProjectionQueries:
         lower, upper = (func.greatest, func.least) if pg else (func.max, func.min)
         hi = upper(func.coalesce(s.to_ms, end_ms), end_ms)
         lo = lower(s.from_ms, start_ms)
-        stmt = (
-            select(s.kind, func.sum(hi - lo))
-            .where(
-                s.from_ms < end_ms,
-                or_(s.to_ms > start_ms, and_(s.to_ms.is_(None), s.call_last_ms >= since_ms)),
-                hi > lo,
+        out: dict[str, int] = {}
+        for where in self._overlapping(start_ms, end_ms):
+            stmt = (
+                select(s.kind, func.sum(hi - lo))
+                .where(
+                    *where,
+                    or_(s.to_ms.is_not(None), s.call_last_ms >= since_ms),
+                    hi > lo,
+                )
+                .group_by(s.kind)
             )
-            .group_by(s.kind)
-        )
-        with self._db.engine.connect() as conn:
-            return {str(kind): int(ms or 0) for kind, ms in conn.execute(stmt)}
+            with self._db.engine.connect() as conn:
+                for kind, ms in conn.execute(stmt):
+                    out[str(kind)] = out.get(str(kind), 0) + int(ms or 0)
+        return out
 
     def cdrs(
         self,

@@ -37,6 +37,7 @@ from typing import Any, Final, Protocol
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Connection,
     Index,
     Integer,
@@ -50,6 +51,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -63,6 +65,7 @@ from hotline.store.models import Base
 from hotline.store.rollups import ROLLUP_MODELS, recompute_rollups
 
 __all__ = [
+    "LONG_SPAN_MS",
     "PROJECTION_MODELS",
     "REPEAT_WINDOW_MS",
     "CallCallbackRow",
@@ -73,6 +76,7 @@ __all__ = [
     "ProjectionMetaRow",
     "Projections",
     "Projector",
+    "long_span_condition",
 ]
 
 log = logging.getLogger(__name__)
@@ -213,13 +217,23 @@ class CallCallbackRow(Base):
     completed: Mapped[bool] = mapped_column(Boolean)
 
 
+LONG_SPAN_MS: Final = 24 * 3600 * 1000
+"""Spans longer than this (or still open) are found by a partial index of their own."""
+_LONG_SPAN_SQL: Final = f"to_ms IS NULL OR to_ms - from_ms > {LONG_SPAN_MS}"
+
+
 class CallSpanRow(Base):
     """An operator's connected or wrap-up time on a call; ``to_ms`` None while open."""
 
     __tablename__ = "call_spans"
     __table_args__ = (
         Index("ix_call_spans_from_ms", "from_ms"),
-        Index("ix_call_spans_to_ms", "to_ms"),
+        Index(
+            "ix_call_spans_long",
+            "from_ms",
+            postgresql_where=text(_LONG_SPAN_SQL),
+            sqlite_where=text(_LONG_SPAN_SQL),
+        ),
     )
 
     call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
@@ -238,6 +252,11 @@ class ProjectionMetaRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     projected_seq: Mapped[int] = mapped_column(_MS)
+
+
+def long_span_condition() -> ColumnElement[bool]:
+    """The predicate of ``ix_call_spans_long`` (a query must repeat it to use the index)."""
+    return text(f"({_LONG_SPAN_SQL})")  # type: ignore[return-value]
 
 
 PROJECTION_MODELS: Final = {

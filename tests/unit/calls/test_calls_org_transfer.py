@@ -142,6 +142,10 @@ async def test_refusals() -> None:
     with pytest.raises(CallActionError) as unknown:
         o.actions.transfer_blind(call.call_id, TransferTarget(TargetKind.ORGANISATION, "nobody"))
     assert unknown.value.refusal is ActionRefusal.NOT_FOUND
+    for bad in ("", "a b", "x" * 65):
+        with pytest.raises(CallActionError) as malformed:
+            o.actions.transfer_blind(call.call_id, TransferTarget(TargetKind.ORGANISATION, bad))
+        assert malformed.value.refusal is ActionRefusal.NOT_FOUND, bad
     bare = LiveActions(controller=o.rig.controller, acd=o.rig.acd, clock=o.rig.clock)
     with pytest.raises(CallActionError) as absent:
         bare.transfer_blind(call.call_id, MFC)

@@ -55,6 +55,10 @@ ISSUE_KINDS = [
     "operator.logout",
     "wrapup.started",
     "wrapup.ended",
+    # Beyond metrics.md: the supervisor's monitoring sessions (R8d; audited, issue 6 item 8).
+    "monitor.started",
+    "monitor.mode_changed",
+    "monitor.ended",
 ]
 
 

@@ -26,6 +26,7 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
+_LONG_SPAN_SQL = "to_ms IS NULL OR to_ms - from_ms > 86400000"
 _TABLES = (
     "rollup_calls",
     "rollup_queue",
@@ -150,7 +151,13 @@ def upgrade() -> None:
         sa.Column("call_last_ms", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_call_spans_from_ms", "call_spans", ["from_ms"])
-    op.create_index("ix_call_spans_to_ms", "call_spans", ["to_ms"])
+    op.create_index(
+        "ix_call_spans_long",
+        "call_spans",
+        ["from_ms"],
+        postgresql_where=sa.text(_LONG_SPAN_SQL),
+        sqlite_where=sa.text(_LONG_SPAN_SQL),
+    )
     op.create_table(
         "projection_meta",
         sa.Column("id", sa.Integer(), nullable=False, primary_key=True),

@@ -26,6 +26,18 @@ _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 expect.set_options(timeout=20_000)
 
 
+CHROMIUM_MISSING = (
+    f"{CHROMIUM} is missing: run 'bash scripts/system-deps.sh' as root "
+    "(Debian packages chromium, chromium-driver)"
+)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip before any fixture starts a node when there is no browser to drive."""
+    if item.get_closest_marker("browser") is not None and not CHROMIUM.exists():
+        pytest.skip(CHROMIUM_MISSING)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -34,6 +46,16 @@ def pytest_runtest_makereport(
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Console problems of a test that passed fail it in its own call phase (so xfail applies)."""
+    result = yield
+    session = getattr(item, "funcargs", {}).get("web")
+    if isinstance(session, Web):
+        session.raise_problems()
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +68,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: run 'bash scripts/system-deps.sh' as root "
-            "(Debian packages chromium, chromium-driver)"
-        )
+        pytest.skip(CHROMIUM_MISSING)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
@@ -69,22 +88,21 @@ def _artifact_dir(item: pytest.Item) -> Path:
 
 
 @pytest.fixture
-def web(request: pytest.FixtureRequest, node: LiveNode, chromium: Browser) -> Iterator[Web]:
+def web(request: pytest.FixtureRequest, chromium: Browser, node: LiveNode) -> Iterator[Web]:
     """Pages of one test; console problems fail it, screenshots are kept."""
     session = Web(chromium, node, _artifact_dir(request.node))
     try:
         yield session
     finally:
         reports = request.node.stash.get(_REPORTS, {})
-        failed = any(r.failed for r in reports.values())
-        problems = [p for watch in session.watches.values() for p in watch.problems]
-        if failed or problems:
+        failed = any(r.failed or hasattr(r, "wasxfail") for r in reports.values())
+        if failed or session.problems():
             session.shoot_all("failure")
             shutil.copy(node.log_path, session.artifacts / "serve.log")
-        problems = session.close()
+        late = session.close()  # problems after the test's own check (its teardown)
         print(f"browser artefacts: {session.artifacts}; node log: {node.log_path}")
-        if problems:
-            message = "console problems in the browser:\n" + "\n".join(problems)
+        if late:
+            message = "console problems in the browser:\n" + "\n".join(late)
             if failed:
                 print(message)
             else:

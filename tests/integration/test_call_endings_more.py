@@ -161,6 +161,8 @@ class EndingsNode:
     events: EventList
     sipp: Path
     notes: list[str] = field(default_factory=list)
+    reached: Counter[str] = field(default_factory=Counter)
+    """Episodes whose state was seen in place just before the ending."""
 
     @property
     def port(self) -> int:
@@ -391,6 +393,9 @@ async def consult(node: EndingsNode, name: str, ep: Episode) -> None:
     call = await talking_call(node, name)
     target = TransferTarget(TargetKind.OPERATOR, other_operator(call))
     _try(node, name, lambda: node.actions.consult(call.call_id, target))
+    attended = node.controller.attended
+    if attended is not None and attended.consultation(call.call_id) is not None:
+        node.reached[ep.kind] += 1
     _ok(await caller, name)
 
 
@@ -399,6 +404,9 @@ async def monitor(node: EndingsNode, name: str, ep: Episode) -> None:
     call = await talking_call(node, name)
     mode = list(MonitorMode)[ep.choice % len(MonitorMode)]
     _try(node, name, lambda: node.actions.monitor(call.call_id, SUPERVISOR, mode))
+    monitors = node.controller.monitors
+    if monitors is not None and monitors.active():
+        node.reached[ep.kind] += 1
     _ok(await caller, name)
 
 
@@ -410,6 +418,11 @@ async def blind(node: EndingsNode, name: str, ep: Episode) -> None:
     else:
         target = TransferTarget(TargetKind.OPERATOR, other_operator(call))
     _try(node, name, lambda: node.actions.transfer_blind(call.call_id, target))
+    transfers = node.controller.transfers
+    if call.phase is CallPhase.QUEUED or (
+        transfers is not None and transfers.pending(call.call_id) is not None
+    ):
+        node.reached[ep.kind] += 1
     _ok(await caller, name)
 
 
@@ -552,6 +565,18 @@ async def test_endings_in_every_state_leave_nothing_behind(tmp_path: Path) -> No
     assert set(ended.values()) == {1}, [c for c, n in ended.items() if n != 1]
     causes = Counter(e.text("cause") for e in events.of(EventKind.CALL_ENDED))
     assert causes["rtp_timeout"] >= 3, causes
+    menu_calls = {e.call_id for e in events.of(EventKind.CALL_ARRIVED) if e.text("called") == "123"}
+    queued = {e.call_id for e in events.of(EventKind.QUEUE_ENTERED)}
+    assert menu_calls - queued, "no caller hung up in the menu"
+    planned = Counter(ep.kind for ep in episodes)
+    for kind in ("consult", "monitor", "blind"):  # each seen in place at least once
+        assert node.reached[kind] >= 1, (kind, node.reached, node.notes)
+    assert len(events.of(EventKind.CALLBACK_ATTEMPTED)) == planned["callback"]
+    assert len(events.of(EventKind.CALLBACK_COMPLETED)) == planned["callback"]
+    failed = events.of(EventKind.OUTBOUND_FAILED)
+    assert len(failed) >= planned["trunk_failure"], [e.payload for e in failed]
+    monitors_started = events.of(EventKind.MONITOR_STARTED)
+    assert len(monitors_started) == len(events.of(EventKind.MONITOR_ENDED)) >= 1
     kinds = {e.kind for e in events.events}
     assert {
         EventKind.QUEUE_ANSWERED,

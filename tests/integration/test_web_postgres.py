@@ -12,10 +12,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DatabaseError
 
 from hotline.core.clock import FakeClock
-from hotline.store.audit import AuditLog, AuditRow
+from hotline.store.audit import AuditLog, AuditRow, audit_chain_key
 from hotline.store.db import Database
 from hotline.web.app import create_web_app
 from hotline.web.config import WebConfig
@@ -75,10 +76,19 @@ def test_concurrent_writers_on_two_engines_never_fork_the_chain(pg_db: Database)
         other.dispose()
 
 
-def test_tampering_is_found_on_postgresql(pg_db: Database) -> None:
-    log = AuditLog(pg_db)
+def test_tampering_is_refused_and_else_found_on_postgresql(pg_db: Database) -> None:
+    log = AuditLog(pg_db, audit_chain_key(b"k" * 32))
     _append(log, 12, "admin")
-    with pg_db.session() as s, s.begin():
+    for statement in (
+        update(AuditRow).where(AuditRow.seq == 9).values(source="203.0.113.9"),
+        delete(AuditRow).where(AuditRow.seq == 12),
+        text("TRUNCATE audit_log"),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), pg_db.session() as s, s.begin():
+            s.execute(statement)
+    assert log.verify().ok and log.head()[0] == 12
+    with pg_db.session() as s, s.begin():  # the schema owner drops the guard: the chain tells
+        s.execute(text("DROP TRIGGER audit_log_no_change ON audit_log"))
         s.execute(update(AuditRow).where(AuditRow.seq == 9).values(source="203.0.113.9"))
     check = log.verify()
     assert (check.ok, check.first_broken_seq, check.checked) == (False, 9, 8)

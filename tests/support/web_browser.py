@@ -57,9 +57,9 @@ CHROMIUM_ARGS: Final = (
 )
 DEMO_PASSWORD: Final = "browser-demo-122"
 HOTLINE: Final = Path(sys.executable).with_name("hotline")
-# Injected before any page script (outside the page's CSP): a violation becomes a console error.
 # The browser asks for /favicon.ico by itself (no page references it); its 404 is not a page's.
 IGNORED_RESOURCES: Final = ("/favicon.ico",)
+# Injected before any page script (outside the page's CSP): a violation becomes a console error.
 CSP_LISTENER: Final = (
     "document.addEventListener('securitypolicyviolation', (e) => console.error("
     "'CSP violation: ' + e.violatedDirective + ' blocked ' + e.blockedURI));"
@@ -270,25 +270,37 @@ class Web:
             except Error:
                 continue  # a page that cannot be photographed any more: keep the others
 
-    def fill_login(self, name: str, username: str, password: str) -> Page:
+    def fill_login(self, name: str, username: str, password: str, next_page: str = "") -> Page:
         """Open the login page in page ``name`` (a new user's browser) and submit the form."""
         page = self.pages.get(name) or self.open(name)
-        page.goto("/login")
+        page.goto(f"/login?next={next_page}" if next_page else "/login")
         page.locator("#username").fill(username)
         page.locator("#password").fill(password)
         page.locator("form.login-form button[type=submit]").click()
         return page
 
-    def login(self, name: str, username: str) -> Page:
+    def login(self, name: str, username: str, next_page: str = "") -> Page:
         """Log ``username`` in with the demo password; wait until the first page is shown."""
-        page = self.fill_login(name, username, self.node.password)
+        page = self.fill_login(name, username, self.node.password, next_page)
         expect(page.locator("header .who")).to_be_visible()
         expect(page).not_to_have_url(re.compile(r"/login"))
         return page
 
+    def problems(self) -> list[str]:
+        """Console problems seen and not yet reported."""
+        return [p for watch in self.watches.values() for p in watch.problems]
+
+    def raise_problems(self) -> None:
+        """Fail (AssertionError) on the console problems seen so far; they count as reported."""
+        problems = self.problems()
+        for watch in self.watches.values():
+            watch.problems.clear()
+        if problems:
+            raise AssertionError("console problems in the browser:\n" + "\n".join(problems))
+
     def close(self) -> list[str]:
-        """Close every context; the console problems seen."""
-        problems = [p for watch in self.watches.values() for p in watch.problems]
+        """Close every context; the console problems seen and not yet reported."""
+        problems = self.problems()
         for context in self._contexts:
             try:
                 context.close()

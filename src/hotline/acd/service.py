@@ -21,6 +21,7 @@ change or on a short period.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Collection, Iterable
 from typing import Protocol
 
@@ -73,6 +74,7 @@ class AcdService:
         self._last_now = float("-inf")
         self._profiles: dict[OperatorId, OperatorProfile] = {}
         self._configs: dict[QueueId, QueueConfig] = {}
+        self._removed: dict[QueueId, QueueId] = {}  # a removed queue → where its calls go now
         self._since: dict[OperatorId, float] = {}
         self._phones_up: set[OperatorId] = set()
         self._pumping = False
@@ -107,6 +109,7 @@ class AcdService:
     def add_queue(self, config: QueueConfig) -> None:
         self.engine.add_queue(config, self._now())
         self._configs[config.queue_id] = config
+        self._removed.pop(config.queue_id, None)
         self._pump()
 
     def update_queue(self, config: QueueConfig) -> None:
@@ -128,8 +131,10 @@ class AcdService:
         queue's overflow target (the first ``overflow`` exit among
         ``max_wait_action``, ``full_action`` and ``empty_action`` that names a
         live queue), else to ``fallback`` (the general queue); a parked
-        call-back request is re-parked there at its old place.  Returns None
-        when the queue had no calls.  LocalProtocolError: an unknown queue, or
+        call-back request is re-parked there at its old place.  Calls routed
+        to it afterwards (a voice menu that still names it) go there too
+        (:meth:`call_arrived`), until it is added again.  Returns None when
+        the queue had no calls.  LocalProtocolError: an unknown queue, or
         calls with nowhere to go (``fallback`` is the queue itself).
         """
         config = self._configs.get(queue_id)
@@ -150,6 +155,8 @@ class AcdService:
             self._configs.pop(queue_id, None)
         finally:
             self._pump()
+        with contextlib.suppress(LocalProtocolError):  # the general queue itself: no mapping
+            self._removed[queue_id] = target or self._move_target(config, queue_id, fallback)
         log.info("queue removed", queue=queue_id, calls_moved=len(calls), to=target)
         return target
 
@@ -230,6 +237,11 @@ class AcdService:
     # -- calls (the call controller's inputs) ----------------------------------------------------
 
     def call_arrived(self, call_id: CallId, queue_id: QueueId) -> None:
+        """A call joins ``queue_id`` (a removed queue: where its calls were moved)."""
+        for _ in range(len(self._removed)):  # a chain: social → health, then health removed
+            if queue_id not in self._removed:
+                break
+            queue_id = self._removed[queue_id]
         self.engine.call_arrived(call_id, queue_id, self._now())
         self._pump()
 

@@ -8,8 +8,8 @@ then INVITEs get 480), starts the event store's writer, and watches the
 registrar: operators whose phone registers become READY when automatic
 readiness is on (``acd.auto_ready_on_register``, or a demo database).
 
-The called number ``122`` goes through the voice menu (the demo flow,
-:func:`~hotline.ivr.flow_yaml.load_demo_flow`, run by an
+The called number ``122`` goes through the voice menu (the administrator's
+stored ``main`` flow, else the demo flow, :mod:`hotline.app.stored_config`; run by an
 :class:`~hotline.ivr.runner.IvrRunner`) to a per-topic queue or to ``general``
 (every operator serves it).  Its Russian prompts are rendered once at start-up
 (:func:`render_flow_prompts`: normalised, synthesised by espeak-ng, cached as

@@ -27,9 +27,10 @@ from hotline.app.retention import RetentionJob
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipCollector, SipService
-from hotline.app.stored_config import AssistantSpeech
+from hotline.app.stored_config import AssistantSpeech, DirectoryReload
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock, SystemClock
+from hotline.store.audit import audit_chain_key
 from hotline.store.db import Database
 from hotline.web.admin_live import (
     AcdLiveConfiguration,
@@ -88,8 +89,11 @@ class _BusCollector(Collector):
             labels=["subscriber"],
         )
         dropped.add_metric(["all"], self._bus.dropped_total)
+        by_name: dict[str, int] = {}  # one series per subscriber name (e.g. all live sockets)
         for stats in self._bus.stats():
-            dropped.add_metric([stats.name], stats.dropped)
+            by_name[stats.name] = by_name.get(stats.name, 0) + stats.dropped
+        for name, count in sorted(by_name.items()):
+            dropped.add_metric([name], count)
         yield dropped
 
 
@@ -120,10 +124,16 @@ def _uvicorn_options(settings: Settings, config: WebConfig) -> dict[str, Any]:
 
 
 def _admin_hooks(
-    settings: Settings, calls: CallService, sip: SipService
+    settings: Settings, db: Database, calls: CallService, sip: SipService
 ) -> list[Callable[[FastAPI], None]]:
     """Administration changes applied to the running node; where prompts and recordings live."""
-    live = AcdLiveConfiguration(calls.acd, menu=calls.menu, sip=sip, profile=calls.agents)
+    live = AcdLiveConfiguration(
+        calls.acd,
+        menu=calls.menu,
+        sip=sip,
+        profile=calls.agents,
+        directory=DirectoryReload(db, calls.external),
+    )
     paths = AdminPaths(
         prompts_dir=settings.data_dir / "prompts",
         recordings_dir=settings.recordings_path,
@@ -219,8 +229,9 @@ class Node:
             extra=[
                 workplace_hook(self.bus),
                 *([feed_routes(feed.outbox)] if feed else []),
-                *_admin_hooks(self.settings, calls, sip),
+                *_admin_hooks(self.settings, db, calls, sip),
             ],
+            audit_key=audit_chain_key(secret),
         )
         sock = self._bind_http()
         config = uvicorn.Config(

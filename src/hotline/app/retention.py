@@ -30,8 +30,9 @@ import structlog
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.app.secrets import load_or_create_secret
 from hotline.reports.cdr import mask_number
-from hotline.store.audit import AuditAction, AuditLog
+from hotline.store.audit import AuditAction, AuditLog, audit_chain_key
 from hotline.store.retention import RetentionAction, RetentionPolicy, RetentionResult
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def run_retention(
     store = RetentionStore(db, settings.recordings_path)
     result = store.run(policy_of(settings), now=now, mask=mask_for_retention, dry_run=dry_run)
     if not dry_run:
-        audit_retention(AuditLog(db), result, now=now)
+        key = audit_chain_key(load_or_create_secret(settings.data_dir))
+        audit_retention(AuditLog(db, key), result, now=now)
     return result
 
 

@@ -11,7 +11,11 @@ always there, because the menu's and the router's fall-backs lead to it.
 While the node runs, a flow saved in the administration reaches the IVR
 runner at once (``IvrRunner.set_flow``); the texts it says that have no
 rendering yet are rendered in the background by :class:`LivePrompts` and
-then added to the runner's prompts.
+then added to the runner's prompts.  The other live targets of the
+administration (``hotline.web.admin_live``) made here: :class:`AgentProfiles`
+(a stored SIP account → its ACD profile), :class:`DirectoryReload` (the
+organisations the redirects dial) and :class:`AssistantSpeech` (prompts
+rendered from text).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from hotline.acd.model import OperatorProfile, QueueConfig
 from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import SynthesisError
 from hotline.calls.ctl_bot import BotCalls
+from hotline.calls.ctl_external import DirectoryMap, OrganisationDirectory
 from hotline.core.errors import ConfigurationError, HotlineError
 from hotline.core.ids import QueueId
 from hotline.ivr.flow import Flow
@@ -36,6 +41,7 @@ from hotline.ivr.flow_yaml import flow_from_yaml
 from hotline.ivr.runner import IvrRunner, RenderedPrompts
 from hotline.store.accounts import AccountsRepository, Operator
 from hotline.store.db import Database
+from hotline.store.organisations import OrganisationsRepository
 from hotline.store.proposals import FlowsRepository
 from hotline.store.queues import QueuesRepository
 from hotline.web.admin_live import GENERAL_QUEUE, profile_of
@@ -46,6 +52,7 @@ __all__ = [
     "OPERATOR_ROLE",
     "AgentProfiles",
     "AssistantSpeech",
+    "DirectoryReload",
     "FlowRenderer",
     "LivePrompts",
     "staff_user_ids",
@@ -133,6 +140,29 @@ class AgentProfiles:
         if operator.user_id is not None and operator.user_id in self.staff_users:
             return None
         return profile_of(operator, self._levels)
+
+
+class _Redirects(Protocol):
+    directory: OrganisationDirectory
+
+
+class DirectoryReload:
+    """Re-reads the enabled organisations into the redirects' directory (blocking: a thread).
+
+    The new map replaces the old one in one assignment: a redirect under way
+    keeps the number it resolved.
+    """
+
+    def __init__(self, db: Database, external: _Redirects) -> None:
+        self._db = db
+        self._external = external
+
+    def __call__(self) -> None:
+        organisations = OrganisationsRepository(self._db).all()
+        self._external.directory = DirectoryMap(
+            {o.organisation_id: o.number for o in organisations if o.enabled}
+        )
+        log.info("organisations directory reloaded", organisations=len(organisations))
 
 
 class _WithBot(Protocol):

@@ -39,6 +39,9 @@ of the goodbye message), armed through the injected ``call_later`` (the event
 loop's), re-armed after every input and cancelled when the call leaves the
 menu.  No task is created.  The runner reads the clock only here, in the
 driver; the session gets ``now``.
+
+An administrator's new flow (:meth:`IvrRunner.set_flow`) is for the calls that
+start from then on; each call in the menu keeps the flow it started with.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The audit log (R13): append-only, with a SHA-256 hash chain.
+"""The audit log (R13): append-only, with a keyed hash chain (HMAC-SHA256).
 
 Who did what, when, from where and why: logins and logouts, configuration
 changes, recording play and download (with a mandatory reason), exports,
@@ -7,10 +7,21 @@ views of personal data, retention deletions.  Each row carries
 ``seq`` (gap-free from 1), ``at`` (whole milliseconds since the epoch),
 ``actor``, ``role``, ``action``, ``object``, ``details`` (a JSON object),
 ``source`` (the client address), ``reason``, ``prev_hash`` and
-``hash = SHA-256(prev_hash || canonical JSON of the other fields)``, where
-the canonical JSON has sorted keys, no spaces and UTF-8 text
-(:func:`canonical_row`).  The first row's ``prev_hash`` is
+``hash = HMAC-SHA256(key, prev_hash || canonical JSON of the other fields)``
+(RFC 2104), where the canonical JSON has sorted keys, no spaces and UTF-8
+text (:func:`canonical_row`).  The first row's ``prev_hash`` is
 :data:`GENESIS_HASH` (64 zeros).
+
+The key is the node's, kept outside the database: :func:`audit_chain_key`
+derives it from the node secret (``HMAC-SHA256(secret, "audit-chain")``, a
+key used for nothing else).  Someone who can write to the database but
+cannot read the secret file can therefore neither edit a row and recompute
+the hashes after it, nor forge new rows.  The migration also adds triggers
+that refuse ``UPDATE`` and ``DELETE`` on ``audit_log`` (SQLite and
+PostgreSQL), so the application's own database user cannot change history by
+mistake; dropping them needs the schema owner and still leaves the chain to
+catch the change.  Without a key (``key=None``) the chain is keyed with the
+empty key: for tests and tools only; a node always passes its key.
 
 Appends are serialised: inside the process by a lock, across processes by
 the primary key (``seq`` is ``max + 1`` read in the same transaction, so two
@@ -32,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Mapping
@@ -48,6 +60,7 @@ from hotline.store.events import from_ms, to_ms
 from hotline.store.models import Base
 
 __all__ = [
+    "AUDIT_KEY_LABEL",
     "GENESIS_HASH",
     "MAX_PAGE",
     "AuditAction",
@@ -56,11 +69,13 @@ __all__ = [
     "AuditPage",
     "AuditRow",
     "ChainCheck",
+    "audit_chain_key",
     "canonical_row",
     "chain_hash",
 ]
 
 GENESIS_HASH: Final = "0" * 64
+AUDIT_KEY_LABEL: Final = b"audit-chain"
 MAX_PAGE: Final = 500
 MAX_TEXT: Final = 2000
 MAX_DETAILS_CHARS: Final = 16_000
@@ -177,9 +192,14 @@ def canonical_row(
     return _canonical(fields).encode("utf-8")
 
 
-def chain_hash(prev_hash: str, row: bytes) -> str:
-    """``SHA-256(prev_hash || row)`` as lowercase hex."""
-    return hashlib.sha256(prev_hash.encode("ascii") + row).hexdigest()
+def audit_chain_key(secret: bytes) -> bytes:
+    """The audit chain's key, derived from the node secret (used for nothing else)."""
+    return hmac.new(secret, AUDIT_KEY_LABEL, hashlib.sha256).digest()
+
+
+def chain_hash(key: bytes, prev_hash: str, row: bytes) -> str:
+    """``HMAC-SHA256(key, prev_hash || row)`` as lowercase hex (RFC 2104)."""
+    return hmac.new(key, prev_hash.encode("ascii") + row, hashlib.sha256).hexdigest()
 
 
 def _clip(text: str | None, limit: int = MAX_TEXT) -> str:
@@ -206,7 +226,7 @@ def _entry(r: AuditRow) -> AuditEntry:
     )
 
 
-def _row_hash(r: AuditRow) -> str:
+def _row_hash(key: bytes, r: AuditRow) -> str:
     row = canonical_row(
         seq=r.seq,
         at_ms=r.at_ms,
@@ -218,14 +238,15 @@ def _row_hash(r: AuditRow) -> str:
         source=r.source,
         reason=r.reason,
     )
-    return chain_hash(r.prev_hash, row)
+    return chain_hash(key, r.prev_hash, row)
 
 
 class AuditLog:
     """Appends to, reads and verifies the audit chain (see the module docstring)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, key: bytes | None = None) -> None:
         self._db = db
+        self._key = key if key is not None else b""
         self._lock = threading.Lock()
 
     def append(
@@ -271,7 +292,7 @@ class AuditLog:
             ).first()
             seq, prev = (head[0] + 1, head[1]) if head is not None else (1, GENESIS_HASH)
             row = AuditRow(seq=seq, prev_hash=prev, hash="", **fields)
-            row.hash = _row_hash(row)
+            row.hash = _row_hash(self._key, row)
             s.add(row)
             s.flush()
             return _entry(row)
@@ -340,7 +361,7 @@ class AuditLog:
                         problem = f"record {expected_seq} is missing (next is {r.seq})"
                     elif r.prev_hash != prev:
                         problem = "prev_hash does not match the previous record"
-                    elif _row_hash(r) != r.hash:
+                    elif not hmac.compare_digest(_row_hash(self._key, r), r.hash):
                         problem = "the record's content does not match its hash"
                     if problem is not None:
                         return ChainCheck(

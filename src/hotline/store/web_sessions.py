@@ -188,6 +188,18 @@ class WebSessionStore:
                 return None
             return _session(found[0]), _user(found[1])
 
+    def lookup_hash(self, hashed: str) -> tuple[StoredSession, User] | None:
+        """Like :meth:`lookup`, by the stored hash (a live socket re-checking its session)."""
+        with self._db.session() as s:
+            found = s.execute(
+                select(WebSessionRow, UserRow)
+                .join(UserRow, UserRow.id == WebSessionRow.user_id)
+                .where(WebSessionRow.token_hash == hashed)
+            ).first()
+            if found is None:
+                return None
+            return _session(found[0]), _user(found[1])
+
     def touch(self, hashed: str, now: datetime) -> None:
         """Record that the session was used at ``now``."""
         with self._db.session() as s, s.begin():
@@ -231,16 +243,32 @@ class WebSessionStore:
             return [_session(r) for r in rows]
 
     # -- login attempts ----------------------------------------------------------
-    def record_attempt(self, *, username: str, source: str, success: bool, now: datetime) -> None:
+    def record_attempt(self, *, username: str, source: str, success: bool, now: datetime) -> int:
+        """Store one attempt; returns its id (see :meth:`settle_attempt`)."""
+        row = LoginAttemptRow(
+            at_ms=to_ms(now),
+            username=username[:MAX_USERNAME],
+            source=source[:MAX_ADDRESS],
+            success=success,
+        )
         with self._db.session() as s, s.begin():
-            s.add(
-                LoginAttemptRow(
-                    at_ms=to_ms(now),
-                    username=username[:MAX_USERNAME],
-                    source=source[:MAX_ADDRESS],
-                    success=success,
-                )
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def settle_attempt(self, attempt_id: int, *, success: bool) -> None:
+        """Mark an attempt recorded (as failed) before its password was checked."""
+        with self._db.session() as s, s.begin():
+            s.execute(
+                update(LoginAttemptRow)
+                .where(LoginAttemptRow.id == attempt_id)
+                .values(success=success)
             )
+
+    def forget_attempt(self, attempt_id: int) -> None:
+        """Drop an attempt that was refused by the lockout (it checked no password)."""
+        with self._db.session() as s, s.begin():
+            s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.id == attempt_id))
 
     def failures(
         self, *, username: str | None = None, source: str | None = None, since: datetime

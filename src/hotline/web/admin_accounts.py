@@ -1,5 +1,12 @@
 """Administration of users and roles, operators (accounts, SIP credentials, skills), trunks.
 
+Separation of duties: an administrator changes nobody's role, extra
+permissions, activity or password on their own account (another
+administrator must), grants only :class:`~hotline.web.permissions.ExtraPermission`
+extras (never ``admin.*`` or ``audit.read``: those come with a role), and
+resetting the password of an administrator or an auditor needs a reason,
+written to the audit log; every reset ends the target's sessions.
+
 Passwords never leave the request: a user's password is stored as an
 argon2id hash, an operator's SIP password as its two digest HA1 values
 (RFC 8760: MD5 and SHA-256 of ``user:realm:password``).  Disabling a user or
@@ -23,16 +30,17 @@ from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
 from hotline.store.audit import AuditAction
 from hotline.web.admin_common import ADMIN_CONFIG, ADMIN_USERS, Applied, blocking
 from hotline.web.admin_live import live_of
-from hotline.web.audit_api import record
+from hotline.web.audit_api import reason_of, record
 from hotline.web.auth import Principal, context_of
 from hotline.web.errors import ApiError, ErrorCode
-from hotline.web.permissions import Permission, Role
+from hotline.web.permissions import ExtraPermission, Role
 
 __all__ = [
     "OperatorIn",
     "OperatorOut",
     "OperatorPatch",
     "PasswordIn",
+    "PasswordResetIn",
     "TrunkIn",
     "TrunkOut",
     "UserIn",
@@ -45,6 +53,9 @@ NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 SKILL_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 256
+MAX_REASON: Final = 500
+#: Roles whose password reset needs a reason (taking over such an account is the risk).
+PRIVILEGED_ROLES: Final = frozenset({Role.ADMINISTRATOR.value, Role.AUDITOR.value})
 
 SkillName = Annotated[str, Field(pattern=SKILL_PATTERN)]
 SkillLevel = Annotated[int, Field(ge=1, le=10)]
@@ -65,18 +76,22 @@ class UserIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     role: Role
     password: Password
-    permissions: list[Permission] = Field(default_factory=list, max_length=32)
+    permissions: list[ExtraPermission] = Field(default_factory=list, max_length=32)
 
 
 class UserPatch(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
-    permissions: list[Permission] | None = Field(default=None, max_length=32)
+    permissions: list[ExtraPermission] | None = Field(default=None, max_length=32)
     is_active: bool | None = None
 
 
 class PasswordIn(BaseModel):
     password: Password
+
+
+class PasswordResetIn(PasswordIn):
+    reason: str | None = Field(default=None, max_length=MAX_REASON)
 
 
 class OperatorOut(BaseModel):
@@ -220,8 +235,11 @@ async def patch_user(
 ) -> UserOut:
     ctx = context_of(request)
     updates = AccountUpdates(ctx.db)
-    if user_id == who.user_id and (body.is_active is False or body.role not in (None, who.role)):
-        raise ApiError(ErrorCode.CONFLICT)  # nobody locks themselves out
+    own = user_id == who.user_id
+    if own and (
+        body.is_active is not None or body.role is not None or body.permissions is not None
+    ):
+        raise ApiError(ErrorCode.CONFLICT)  # another administrator must (module docstring)
     found = await blocking(
         updates.update_user,
         user_id,
@@ -250,24 +268,39 @@ async def patch_user(
     "/users/{user_id}/password", response_model=UserOut, summary="Reset a user's password"
 )
 async def reset_password(
-    request: Request, user_id: UserId, body: PasswordIn, who: Annotated[Principal, ADMIN_USERS]
+    request: Request,
+    user_id: UserId,
+    body: PasswordResetIn,
+    who: Annotated[Principal, ADMIN_USERS],
 ) -> UserOut:
+    """Another user's password; a reason for an administrator's or an auditor's (audited)."""
     ctx = context_of(request)
+    if user_id == who.user_id:
+        raise ApiError(ErrorCode.CONFLICT)  # not one's own: another administrator must
     updates = AccountUpdates(ctx.db)
+    target = await blocking(updates.user, user_id)
+    if target is None:
+        raise ApiError(ErrorCode.NOT_FOUND)
+    privileged = target.role in PRIVILEGED_ROLES
+    reason = reason_of(body.reason) if privileged else (body.reason or "").strip() or None
     hashed = await blocking(ctx.hasher.hash, body.password)
     if not await blocking(updates.update_user, user_id, password_hash=hashed):
         raise ApiError(ErrorCode.NOT_FOUND)
-    user = await blocking(updates.user, user_id)
-    assert user is not None
-    await blocking(ctx.sessions.delete_user_sessions, user_id)
+    revoked = await blocking(ctx.sessions.delete_user_sessions, user_id)
     await record(
         request,
         who,
         AuditAction.CONFIG_CHANGED,
-        object=f"user:{user.username}",
-        details={"changed": ["password"]},
+        object=f"user:{target.username}",
+        details={
+            "changed": ["password"],
+            "role": target.role,
+            "privileged": privileged,
+            "sessions_revoked": revoked,
+        },
+        reason=reason,
     )
-    return _user_out(user)
+    return _user_out(target)
 
 
 # -- operators ---------------------------------------------------------------------------

@@ -23,9 +23,12 @@ from hotline.store.organisations import OrganisationsRepository, StoredOrganisat
 from hotline.store.proposals import TRANSITIONS, ProposalsRepository, ProposalStatus
 from hotline.store.wrapups import WrapupRepository
 from hotline.web.admin_common import ADMIN_CONFIG, Applied, blocking, invalid
+from hotline.web.admin_live import live_of
 from hotline.web.audit_api import record
 from hotline.web.auth import Principal, context_of
 from hotline.web.errors import ApiError, ErrorCode
+from hotline.web.masking import mask_numbers_in_text, may_see_topic
+from hotline.web.permissions import Permission
 
 __all__ = [
     "AnswerIn",
@@ -163,9 +166,8 @@ async def put_organisation(
         object=f"organisation:{organisation_id}",
         details=body.model_dump(mode="json"),
     )
-    # The operator desk reads the directory from the database; the voice menu's
-    # external targets are loaded at start.
-    return Applied(applied=True, restart_needed=True)
+    # The operator desk reads the directory from the database; redirects re-read it.
+    return Applied(applied=True, restart_needed=not await _reload_directory(request))
 
 
 @admin_directory_router.delete(
@@ -186,7 +188,13 @@ async def delete_organisation(
         object=f"organisation:{organisation_id}",
         details={"deleted": True},
     )
-    return Applied(applied=True, restart_needed=True)
+    return Applied(applied=True, restart_needed=not await _reload_directory(request))
+
+
+async def _reload_directory(request: Request) -> bool:
+    """The running node's redirects take the directory as stored now (False: no node)."""
+    live = live_of(request)
+    return await blocking(live.reload_directory) if live is not None else False
 
 
 # -- standard answers --------------------------------------------------------------------
@@ -271,8 +279,19 @@ async def disable_answer(
 # -- proposals register ------------------------------------------------------------------
 
 
-def register_entries(request: Request, status: ProposalStatus | None) -> list[ProposalOut]:
-    """Manual and wrap-up proposals, newest first (blocking)."""
+def register_entries(
+    request: Request,
+    status: ProposalStatus | None,
+    permissions: frozenset[Permission] | None = None,
+) -> list[ProposalOut]:
+    """Manual and wrap-up proposals, newest first (blocking).
+
+    With the viewer's ``permissions`` the wrap-up proposals are filtered as
+    every other view of calls is: one from a medical call is left out without
+    ``medical_secrecy``; without ``personal_data.view`` its call id is
+    withheld and numbers in the operator's notes are masked.  ``None``: the
+    unfiltered list (internal use: moving a proposal on).
+    """
     ctx = context_of(request)
     entries = [
         ProposalOut(
@@ -293,14 +312,17 @@ def register_entries(request: Request, status: ProposalStatus | None) -> list[Pr
     for w in WrapupRepository(ctx.db).proposals(_EPOCH, until, statuses=statuses):
         raw = w.proposal_status or ProposalStatus.NEW.value
         known = raw in {s.value for s in ProposalStatus}
+        personal = permissions is None or Permission.PERSONAL_DATA_VIEW in permissions
+        if permissions is not None and not may_see_topic(permissions, w.topic):
+            continue
         entries.append(
             ProposalOut(
                 id=f"w-{w.id}",
                 created_at=w.at,
                 status=ProposalStatus(raw) if known else ProposalStatus.NEW,
                 topic=w.topic or "",
-                text=w.notes,
-                call_id=w.call_id,
+                text=w.notes if personal else mask_numbers_in_text(w.notes),
+                call_id=w.call_id if personal else None,
                 source="call",
                 author=w.username,
                 resolution="",
@@ -318,7 +340,7 @@ async def list_proposals(
     who: Annotated[Principal, ADMIN_CONFIG],
     status: ProposalStatus | None = None,
 ) -> list[ProposalOut]:
-    return await blocking(register_entries, request, status)
+    return await blocking(register_entries, request, status, who.permissions)
 
 
 @admin_directory_router.post(

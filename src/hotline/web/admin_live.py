@@ -15,7 +15,9 @@ a :class:`LiveConfiguration`, if the node installed one
 * SIP passwords (HA1) and trunks' trusted networks → the SIP service's
   ``reload_accounts``;
 * a voice-menu flow → the IVR runner's ``set_flow``: calls that start from
-  then on take the new flow, calls in the menu finish on the old one.
+  then on take the new flow, calls in the menu finish on the old one;
+* the organisations directory → the numbers that the menu's and the
+  operators' redirects dial (``directory``, a blocking re-read).
 
 :class:`AcdLiveConfiguration` is the implementation over
 :class:`~hotline.acd.service.AcdService` and the IVR runner.  Without an
@@ -85,6 +87,10 @@ class LiveConfiguration(Protocol):
 
     def reload_accounts(self) -> bool:
         """Re-read SIP credentials and trunks' networks (blocking); False: not possible."""
+        ...
+
+    def reload_directory(self) -> bool:
+        """Re-read the organisations directory for redirects (blocking); False: not possible."""
         ...
 
 
@@ -161,6 +167,7 @@ class AcdLiveConfiguration:
         queue_levels: Mapping[QueueId, int] | None = None,
         profile: Callable[[Operator], OperatorProfile | None] | None = None,
         fallback_queue: QueueId = GENERAL_QUEUE,
+        directory: Callable[[], None] | None = None,
     ) -> None:
         self._acd = acd
         self._menu = menu
@@ -168,6 +175,7 @@ class AcdLiveConfiguration:
         self._queue_levels = dict(queue_levels or {})
         self._profile = profile or (lambda op: profile_of(op, self._queue_levels))
         self._fallback = fallback_queue
+        self._directory = directory
 
     def apply_queue(self, config: QueueConfig) -> None:
         if self._acd.has_queue(config.queue_id):
@@ -199,6 +207,12 @@ class AcdLiveConfiguration:
         if self._sip is None:
             return False
         self._sip.reload_accounts()
+        return True
+
+    def reload_directory(self) -> bool:
+        if self._directory is None:
+            return False
+        self._directory()
         return True
 
 

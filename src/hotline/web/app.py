@@ -73,8 +73,12 @@ def create_web_app(
     extra: Iterable[Callable[[FastAPI], None]] = (),
     hasher: PasswordHasher | None = None,
     catalogue: Catalogue | None = None,
+    audit_key: bytes | None = None,
 ) -> FastAPI:
     """The node's FastAPI application (see the module docstring).
+
+    ``audit_key`` keys the audit chain (:func:`hotline.store.audit.audit_chain_key`
+    of the node secret); the node always passes it.
 
     ``hasher`` defaults to argon2-cffi's recommended argon2id parameters; a
     stored hash made with other parameters is re-hashed at the next login.
@@ -86,7 +90,7 @@ def create_web_app(
         db=db,
         clock=clock,
         sessions=WebSessionStore(db),
-        audit=AuditLog(db),
+        audit=AuditLog(db, audit_key),
         catalogue=catalogue,
         templates=_templates(catalogue),
         hasher=hasher,

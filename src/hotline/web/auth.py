@@ -24,7 +24,7 @@ import asyncio
 import enum
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -61,6 +61,7 @@ __all__ = [
     "public",
     "require",
     "require_ws",
+    "revalidate",
     "route_access",
 ]
 
@@ -237,6 +238,35 @@ async def _principal(request: HTTPConnection) -> Principal:
     )
     request.state.principal = principal
     return principal
+
+
+async def revalidate(conn: HTTPConnection, who: Principal) -> Principal:
+    """``who`` as the store sees it now: for a long-lived socket, checked every tick.
+
+    The session must still exist (not logged out, not revoked by an
+    administrator), be neither past its lifetime nor idle longer than
+    ``session_idle_s``, and its user must be active; otherwise
+    :class:`ApiError` (``session_expired``).  Role and permissions are rebuilt
+    from the fresh user row, so a change reaches an open socket at once.
+    """
+    ctx = context_of(conn)
+    found = await asyncio.to_thread(ctx.sessions.lookup_hash, who.session_hash)
+    if found is None:
+        raise ApiError(ErrorCode.SESSION_EXPIRED)
+    session, user = found
+    now = ctx.clock.utcnow()
+    idle = timedelta(seconds=ctx.config.session_idle_s)
+    if now >= session.expires_at or now - session.last_seen >= idle or not user.is_active:
+        await asyncio.to_thread(_expire, ctx, session.token_hash, user, who.source)
+        raise ApiError(ErrorCode.SESSION_EXPIRED)
+    return replace(
+        who,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        permissions=permissions_of(user.role, user.permissions),
+        expires_at=session.expires_at,
+    )
 
 
 def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:

@@ -12,7 +12,7 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -35,6 +35,8 @@ from hotline.web.permissions import permissions_of
 __all__ = ["LoginRequest", "SessionInfo", "auth_router", "login_pages_router"]
 
 MAX_USER_AGENT: Final = 255
+LOGIN_FORM_FIELDS: Final = 8
+LOGIN_FORM_PART_BYTES: Final = 4096
 
 
 class LoginRequest(BaseModel):
@@ -173,14 +175,37 @@ async def login_form(
     return render(request, "login.html", None, next=_safe_next(next), notice_key=notice)
 
 
+async def _login_form(request: Request) -> tuple[str, str, str]:
+    """(username, password, next) of the login form, read with tight limits.
+
+    The form is public, so nothing here may buffer much: no file parts at all
+    (a multipart body with one answers 400), a few fields, small parts (the
+    body limit of :mod:`hotline.web.security` bounds the whole body as well).
+    """
+    form = await request.form(
+        max_files=0, max_fields=LOGIN_FORM_FIELDS, max_part_size=LOGIN_FORM_PART_BYTES
+    )
+
+    def field(name: str, limit: int, default: str = "") -> str:
+        value = form.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str) or len(value) > limit:
+            raise ApiError(ErrorCode.VALIDATION_FAILED)
+        return value
+
+    return (
+        field("username", MAX_USERNAME_CHARS),
+        field("password", MAX_PASSWORD_CHARS),
+        field("next", 200, "/"),
+    )
+
+
 @login_pages_router.post("/login", response_class=HTMLResponse, dependencies=[Depends(public())])
-async def login_submit(
-    request: Request,
-    username: Annotated[str, Form(max_length=MAX_USERNAME_CHARS)] = "",
-    password: Annotated[str, Form(max_length=MAX_PASSWORD_CHARS)] = "",
-    next: Annotated[str, Form(max_length=200)] = "/",
-) -> Response:
+async def login_submit(request: Request) -> Response:
+    username, password, target = "", "", "/"
     try:
+        username, password, target = await _login_form(request)
         if not username.strip() or not password:
             raise ApiError(ErrorCode.INVALID_CREDENTIALS, status=422)
         result = await _log_in(request, username, password)
@@ -192,11 +217,11 @@ async def login_submit(
             "login.html",
             None,
             status=exc.status,
-            next=_safe_next(next),
+            next=_safe_next(target),
             error=message,
             username=username,
         )
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(target), status_code=303)
     set_session_cookie(request, response, result)
     return response
 

@@ -88,8 +88,35 @@ def _wait_and_bot(events: Sequence[StoredEvent], now: datetime) -> tuple[float |
     return wait, bot, transcript
 
 
+def _secrecy_labels(
+    db: Database, call_ids: Sequence[str]
+) -> dict[str, tuple[str | None, set[str]]]:
+    """Per call: (its topic as the events last said it, every topic and queue it touched).
+
+    ``call.arrived`` carries no topic (the caller picks it in the menu later),
+    so the whole event history of each earlier call is read.
+    """
+    out: dict[str, tuple[str | None, set[str]]] = {}
+    for e in EventQueries(db).of_calls(call_ids):
+        if e.call_id is None:
+            continue
+        last, labels = out.get(e.call_id, (None, set()))
+        if e.topic:
+            labels.add(e.topic)
+            last = e.topic
+        if e.queue_id:
+            labels.add(e.queue_id)
+        out[e.call_id] = (last, labels)
+    return out
+
+
 def _history(
-    db: Database, call: LiveCall, now: datetime, days: int, limit: int
+    db: Database,
+    call: LiveCall,
+    now: datetime,
+    days: int,
+    limit: int,
+    may_see: Callable[[str | None], bool] | None,
 ) -> tuple[tuple[EarlierCallOut, ...], tuple[CallbackOut, ...]]:
     wanted = digits_of(call.caller_number)
     if len(wanted) < _MIN_DIGITS:
@@ -108,19 +135,34 @@ def _history(
         value = e.payload.get(field)
         if isinstance(value, str) and digits_of(value) == wanted:
             (arrived if field == "caller" else requested).append(e)
-    arrived = sorted(arrived, key=lambda e: e.timestamp, reverse=True)[:limit]
-    wrapups = {
-        w.call_id: w for w in WrapupRepository(db).for_calls(e.call_id or "" for e in arrived)
-    }
+    arrived = sorted(arrived, key=lambda e: e.timestamp, reverse=True)
+    requested = sorted(requested, key=lambda e: e.timestamp, reverse=True)
+    ids = [e.call_id or "" for e in (*arrived, *requested)]
+    wrapups = {w.call_id: w for w in WrapupRepository(db).for_calls(ids)}
+    labels = _secrecy_labels(db, ids)
+
+    def topic_of(call_id: str) -> str | None:
+        w = wrapups.get(call_id)
+        return w.topic if w is not None and w.topic else labels.get(call_id, (None, set()))[0]
+
+    def visible(e: StoredEvent) -> bool:
+        if may_see is None:
+            return True
+        call_id = e.call_id or ""
+        seen = set(labels.get(call_id, (None, set()))[1])
+        w = wrapups.get(call_id)
+        seen.update(x for x in (e.topic, e.queue_id, w.topic if w else None) if x)
+        return all(may_see(t) for t in seen)
+
     earlier = tuple(
         EarlierCallOut(
             call_id=e.call_id or "",
             at=e.timestamp,
-            topic=(w.topic if (w := wrapups.get(e.call_id or "")) and w.topic else e.topic),
-            outcome=w.outcome if w is not None else None,
+            topic=topic_of(e.call_id or ""),
+            outcome=w.outcome if (w := wrapups.get(e.call_id or "")) is not None else None,
             notes=w.notes if w is not None else None,
         )
-        for e in arrived
+        for e in [e for e in arrived if visible(e)][:limit]
     )
     callbacks = tuple(
         CallbackOut(
@@ -129,7 +171,7 @@ def _history(
             queue_id=e.queue_id,
             completed=e.call_id in completed,
         )
-        for e in sorted(requested, key=lambda e: e.timestamp, reverse=True)[:limit]
+        for e in [e for e in requested if visible(e)][:limit]
     )
     return earlier, callbacks
 
@@ -198,13 +240,13 @@ def card_data(
 ) -> CardData:
     """Everything the store adds to the live ``call`` (blocking).
 
-    ``may_see(topic)``: whether the viewer may see earlier calls of a topic
-    (medical secrecy); the others are left out.
+    ``may_see(topic)``: whether the viewer may see calls of a topic (medical
+    secrecy).  An earlier call or a call-back request is left out when any
+    topic or queue its call ever had (every event of it, and its wrap-up) is
+    one the viewer may not see.
     """
     wait, bot, transcript = _wait_and_bot(EventQueries(db).of_calls([call.call_id]), now)
-    earlier, callbacks = _history(db, call, now, history_days, history_limit)
-    if may_see is not None:
-        earlier = tuple(c for c in earlier if may_see(c.topic))
+    earlier, callbacks = _history(db, call, now, history_days, history_limit, may_see)
     answers = search_answers(db, None, call.topic, limit=10) if call.topic else []
     return CardData(
         wait_s=round(wait, 1) if wait is not None else None,

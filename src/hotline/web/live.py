@@ -15,9 +15,18 @@ connection receives
   personal data.
 
 Messages carry codes and ids only; the pages render Russian labels.
-Callers' numbers are masked per role.  The socket ends itself (1008,
-``session_expired``) when the session's lifetime is over; what the client
-sends is read and ignored.
+Callers' numbers are masked per role; the first event that carries a full
+number writes one ``personal_data.viewed`` record for the whole connection
+(``view: live_events``), not one per message.  The wallboard always shows
+masked numbers (it is a shared screen).
+
+The session is checked again on every tick (:func:`hotline.web.auth.revalidate`):
+logging out, an administrator revoking the session, disabling the user, the
+session's lifetime or idle timeout end the socket with 1008
+(``session_expired``); a role or permission change applies at once (losing
+``calls.view`` ends it with 1008 ``forbidden``).  What the client sends is
+read and ignored.  The bus subscription is named ``live`` for every socket
+(``/metrics`` shows no usernames).
 """
 
 from __future__ import annotations
@@ -36,11 +45,16 @@ from hotline.calls.api import CallActionError, LiveCall
 from hotline.core.bus import Subscription
 from hotline.core.ids import OperatorId
 from hotline.store.audit import AuditAction
-from hotline.web.auth import Principal, client_address, context_of, require_ws
+from hotline.web.auth import Principal, client_address, context_of, require_ws, revalidate
 from hotline.web.desk_api import build_card
 from hotline.web.desk_models import live_call_out, operator_out
 from hotline.web.errors import ApiError, ErrorCode
-from hotline.web.live_events import Audience, CallEventPublished, event_message
+from hotline.web.live_events import (
+    Audience,
+    CallEventPublished,
+    event_message,
+    shows_full_number,
+)
 from hotline.web.permissions import Permission
 from hotline.web.wallboard import wallboard
 from hotline.web.workplace import (
@@ -54,6 +68,7 @@ from hotline.web.workplace import (
 __all__ = ["LIVE_PATH", "live_router"]
 
 LIVE_PATH: Final = "/api/v1/live"
+SUBSCRIBER_NAME: Final = "live"
 
 log = logging.getLogger(__name__)
 live_router = APIRouter()
@@ -71,6 +86,7 @@ class _Session:
         self.audience = audience
         self.place: Workplace = workplace_of(websocket)
         self.carded: str | None = None  # the call whose card was sent last
+        self.numbers_audited = False  # one personal_data.viewed per connection
         self._lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -136,14 +152,47 @@ class _Session:
 
     # -- the loops -------------------------------------------------------------------------------
 
+    async def still_allowed(self) -> str | None:
+        """Re-check the session (see the module docstring); the close reason, or None."""
+        try:
+            fresh = await revalidate(self.websocket, self.who)
+        except ApiError as exc:
+            return exc.code.value
+        if not fresh.has(Permission.CALLS_VIEW):
+            return ErrorCode.FORBIDDEN.value
+        self.who = fresh
+        self.audience.permissions = fresh.permissions
+        return None
+
     async def ticks(self) -> None:
-        ctx = context_of(self.websocket)
         interval = self.place.settings.snapshot_interval_s
-        while ctx.clock.utcnow() < self.who.expires_at:
+        while True:
+            try:
+                reason = await self.still_allowed()
+            except SQLAlchemyError as exc:  # the store is down: keep the socket, retry
+                log.warning("live session check of %s skipped: %s", self.who.username, exc)
+                reason = None
+            if reason is not None:
+                break
             await self.tick()
             await asyncio.sleep(interval)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await self.websocket.close(WS_1008_POLICY_VIOLATION, ErrorCode.SESSION_EXPIRED.value)
+            await self.websocket.close(WS_1008_POLICY_VIOLATION, reason)
+
+    async def audit_numbers(self, call_id: str | None) -> None:
+        """The connection's one ``personal_data.viewed`` record for live events."""
+        self.numbers_audited = True
+        ctx = context_of(self.websocket)
+        await asyncio.to_thread(
+            ctx.audit.append,
+            at=ctx.clock.utcnow(),
+            actor=self.who.username,
+            role=self.who.role,
+            action=AuditAction.PERSONAL_DATA_VIEWED.value,
+            object=f"call:{call_id}" if call_id else "live",
+            details={"view": "live_events", "via": "live"},
+            source=client_address(self.websocket),
+        )
 
     async def events(self, sub: Subscription[CallEventPublished]) -> None:
         ctx = context_of(self.websocket)
@@ -152,8 +201,11 @@ class _Session:
             if day is not None:
                 day.feed(published.event, ctx.clock.monotonic())
             message = event_message(published.event, self.audience)
-            if message is not None:
-                await self.send(message)
+            if message is None:
+                continue
+            if not self.numbers_audited and shows_full_number(published.event, self.audience):
+                await self.audit_numbers(published.event.call_id)
+            await self.send(message)
 
     async def reader(self) -> None:
         """Read (and ignore) what the client sends until it disconnects."""
@@ -187,7 +239,7 @@ async def live(websocket: WebSocket, who: Annotated[Principal, _LIVE]) -> None:
     if bus is not None:
         sub = bus.subscribe(
             CallEventPublished,
-            name=f"live:{who.username}",
+            name=SUBSCRIBER_NAME,
             maxsize=session.place.settings.subscriber_queue,
         )
     tasks = [

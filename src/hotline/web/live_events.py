@@ -12,7 +12,8 @@ supervisor (``queues.view``) gets every event, an operator only its own
 ends).  Calls of a medical topic are left out without ``medical_secrecy``.
 :func:`event_message` turns an event into the JSON message: codes and ids
 only (the page renders Russian labels), callers' numbers masked per role,
-no transcripts or file paths.
+no transcripts or file paths.  :func:`shows_full_number` tells the socket
+when a message shows a full number (audited once per connection).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hotline.core.bus import EventBus
 from hotline.core.events import Event
 from hotline.core.ids import OperatorId
 from hotline.reports.events import CallCentreEvent, EventKind
-from hotline.web.masking import may_see_topic, number_for
+from hotline.web.masking import mask_number, may_see_topic, number_for
 from hotline.web.permissions import Permission
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "EventSink",
     "PublishingSink",
     "event_message",
+    "shows_full_number",
 ]
 
 NUMBER_FIELDS: Final = frozenset({"caller", "called", "number"})
@@ -110,6 +112,16 @@ def _payload(permissions: frozenset[Permission], payload: Mapping[str, Any]) -> 
         else:
             out[key] = value
     return out
+
+
+def shows_full_number(event: CallCentreEvent, audience: Audience) -> bool:
+    """True when the message of ``event`` carries a caller's number unmasked (audited)."""
+    if Permission.PERSONAL_DATA_VIEW not in audience.permissions:
+        return False
+    return any(
+        key in NUMBER_FIELDS and isinstance(value, str) and mask_number(value) != value
+        for key, value in event.payload.items()
+    )
 
 
 def event_message(event: CallCentreEvent, audience: Audience) -> dict[str, Any] | None:

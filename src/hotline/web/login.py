@@ -1,12 +1,19 @@
 """Password login with lockout, and logout (R12a).
 
-:func:`log_in` (blocking: run it in a thread) checks the lockout first
-(failures of the username, or from the source address, within
-``lockout_window_s``; a locked attempt does not check the password), then the
+:func:`log_in` (blocking: run it in a thread) first records the attempt as a
+failure, then checks the lockout (failures of the username, or from the
+source address, within ``lockout_window_s``, this attempt included; a locked
+attempt is dropped again and does not check the password), then the
 argon2id hash (argon2-cffi; a username that does not exist is checked
 against a dummy hash so that timing does not tell), re-hashes the password
 when the hasher's parameters changed, and opens a server-side session.
 Every outcome is written to the audit log and to ``login_attempts``.
+
+Recording before counting makes the lockout hold under concurrent guesses:
+the n-th attempt to be stored counts at least n failures, so at most
+``lockout_user_failures`` passwords are ever checked per window, however many
+requests race (checking, then verifying, then recording let all of them
+through the check before any was recorded).
 """
 
 from __future__ import annotations
@@ -59,11 +66,12 @@ def _audit(
 
 
 def _locked_minutes(ctx: WebContext, username: str, source: str) -> int | None:
+    """Minutes to wait, or None; counts the attempt being made (already recorded)."""
     cfg = ctx.config
     since = ctx.clock.utcnow() - timedelta(seconds=cfg.lockout_window_s)
     by_user = ctx.sessions.failures(username=username, since=since)
     by_source = ctx.sessions.failures(source=source, since=since) if source else 0
-    if by_user >= cfg.lockout_user_failures or by_source >= cfg.lockout_source_failures:
+    if by_user > cfg.lockout_user_failures or by_source > cfg.lockout_source_failures:
         return max(1, math.ceil(cfg.lockout_window_s / 60))
     return None
 
@@ -85,8 +93,11 @@ def log_in(
     """Check the password and open a session, or raise :class:`ApiError` (see module doc)."""
     username = username.strip()[:MAX_USERNAME_CHARS]
     password = password[:MAX_PASSWORD_CHARS]
+    now = ctx.clock.utcnow()
+    attempt = ctx.sessions.record_attempt(username=username, source=source, success=False, now=now)
     minutes = _locked_minutes(ctx, username, source)
     if minutes is not None:
+        ctx.sessions.forget_attempt(attempt)
         _audit(ctx, AuditAction.LOGIN_LOCKED, username, "", source)
         raise ApiError(
             ErrorCode.LOCKED_OUT,
@@ -95,11 +106,10 @@ def log_in(
         )
     user = ctx.sessions.user_by_username(username) if username else None
     ok = _verify(ctx, user, password) and user is not None and user.is_active
-    now = ctx.clock.utcnow()
-    ctx.sessions.record_attempt(username=username, source=source, success=ok, now=now)
     if not ok or user is None:
         _audit(ctx, AuditAction.LOGIN_FAILED, username, "", source, known=user is not None)
         raise ApiError(ErrorCode.INVALID_CREDENTIALS)
+    ctx.sessions.settle_attempt(attempt, success=True)
     if ctx.hasher.check_needs_rehash(user.password_hash):
         ctx.sessions.set_password_hash(user.id, ctx.hasher.hash(password))
     token = secrets.token_urlsafe(32)

@@ -10,17 +10,20 @@ answer 404 (not 403: their existence is itself confidential).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 
 from hotline.web.permissions import Permission
 
-__all__ = ["MEDICAL_TOPICS", "mask_number", "may_see_topic", "number_for"]
+__all__ = ["MEDICAL_TOPICS", "mask_number", "mask_numbers_in_text", "may_see_topic", "number_for"]
 
 #: Topics under medical secrecy (the demo's "health" menu branch).
 MEDICAL_TOPICS: Final = frozenset({"health"})
 _KEEP_LAST: Final = 2
 _SHORT: Final = 4  # service numbers such as 122 or 112 are not personal data
+_NUMBER_IN_TEXT: Final = re.compile(r"\+?\d[\d ()\-]{3,18}\d")
+MAX_TEXT_CHARS: Final = 20_000  # longer free text is cut before masking
 
 
 def mask_number(number: str) -> str:
@@ -38,6 +41,11 @@ def mask_number(number: str) -> str:
         return f"{prefix} {digits[1:4]} ***-**-{digits[-2:]}"
     lead = "+" if number.lstrip().startswith("+") else ""
     return f"{lead}{digits[0]}{'*' * (len(digits) - 1 - _KEEP_LAST)}{digits[-_KEEP_LAST:]}"
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Free text (an operator's notes) with every phone-number-like run masked."""
+    return _NUMBER_IN_TEXT.sub(lambda m: mask_number(m.group(0)), text[:MAX_TEXT_CHARS])
 
 
 def number_for(permissions: Iterable[Permission], number: str | None) -> str | None:

@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ROLE_PERMISSIONS", "Permission", "Role", "permissions_of"]
+__all__ = [
+    "GRANTABLE_EXTRAS",
+    "ROLE_PERMISSIONS",
+    "ExtraPermission",
+    "Permission",
+    "Role",
+    "permissions_of",
+]
 
 
 class Role(enum.StrEnum):
@@ -46,7 +53,20 @@ class Permission(enum.StrEnum):
     MEDICAL_SECRECY = "medical_secrecy"  # calls and recordings of the medical topic (R12d)
 
 
+class ExtraPermission(enum.StrEnum):
+    """The only permissions an administrator may grant on top of a role.
+
+    Everything else comes with a role: an administrator who could grant any
+    permission could grant themselves ``audit.read`` or a supervisor's access
+    to recordings, and the separation of duties would be gone.
+    """
+
+    MEDICAL_SECRECY = "medical_secrecy"
+    PERSONAL_DATA_VIEW = "personal_data.view"
+
+
 _P = Permission
+GRANTABLE_EXTRAS: Final = frozenset(Permission(p.value) for p in ExtraPermission)
 
 ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = MappingProxyType(
     {

@@ -15,8 +15,11 @@
 * ``Cache-Control: no-store`` on everything but static assets (pages and the
   API carry personal data).
 
-A request whose declared body is larger than ``max_body_bytes`` is refused
-with 413 before it is read.
+A request body larger than ``max_body_bytes`` is refused with 413: at once
+when its ``Content-Length`` says so, and otherwise (a chunked body, or a
+``Content-Length`` that lies) as soon as the bytes read so far pass the limit:
+``receive`` is wrapped and counts every ``http.request`` message, whatever the
+headers say, before any route (even the public login form) sees the body.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from __future__ import annotations
 import json
 from typing import Final
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSP", "SecurityHeadersMiddleware", "security_headers"]
+__all__ = ["CSP", "BodyTooLarge", "SecurityHeadersMiddleware", "security_headers"]
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,6 +59,13 @@ def security_headers(*, https: bool, static: bool) -> list[tuple[bytes, bytes]]:
     if not static:
         headers.append((b"cache-control", b"no-store"))
     return headers
+
+
+class BodyTooLarge(HTTPException):
+    """Raised by the wrapped ``receive`` once the body passes the limit (answered 413)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 class SecurityHeadersMiddleware:
@@ -88,13 +99,39 @@ class SecurityHeadersMiddleware:
 
         length = dict(scope.get("headers", [])).get(b"content-length", b"0")
         if length.isdigit() and int(length) > self.max_body_bytes:
-            await send_with_headers(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json; charset=utf-8")],
-                }
-            )
-            await send({"type": "http.response.body", "body": self.too_large})
+            await self._refuse(send_with_headers)
             return
-        await self.app(scope, receive, send_with_headers)
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:  # too late for a status: the server drops the connection
+                raise
+            await self._refuse(send_with_headers)
+
+    async def _refuse(self, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json; charset=utf-8")],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.too_large})

@@ -16,18 +16,19 @@ refused action answers 404/409 with a Russian message.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from hotline.calls.api import MonitorMode
 from hotline.core.ids import CallId, OperatorId, QueueId
+from hotline.store.audit import AuditAction
 from hotline.web.audit_api import record
 from hotline.web.auth import Principal, require
 from hotline.web.desk_models import LiveCallOut, live_call_out
 from hotline.web.errors import ApiError, ErrorCode
-from hotline.web.masking import may_see_topic
+from hotline.web.masking import mask_number, may_see_topic
 from hotline.web.permissions import Permission
 from hotline.web.wallboard import WallboardOut, wallboard
 from hotline.web.workplace import call_actions, queue_actions, require_operator, workplace_of
@@ -35,6 +36,7 @@ from hotline.web.workplace import call_actions, queue_actions, require_operator,
 __all__ = ["SupervisorAudit", "supervisor_router"]
 
 _VIEW = Depends(require(Permission.QUEUES_VIEW))
+MAX_AUDITED_CALLS: Final = 200  # call ids named in one personal_data.viewed record
 _CONTROL = Depends(require(Permission.QUEUES_CONTROL))
 _MONITOR = Depends(require(Permission.MONITOR))
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@+-]+$")]
@@ -90,11 +92,22 @@ async def get_wallboard(request: Request, who: Annotated[Principal, _VIEW]) -> W
 
 @supervisor_router.get("/calls", response_model=list[LiveCallOut], summary="Live calls")
 async def live_calls(request: Request, who: Annotated[Principal, _VIEW]) -> list[LiveCallOut]:
-    return [
-        live_call_out(who.permissions, c)
-        for c in call_actions(request).live_calls()
-        if may_see_topic(who.permissions, c.topic)
+    """Live calls; full numbers (``personal_data.view``) are audited once per request."""
+    visible = [
+        c for c in call_actions(request).live_calls() if may_see_topic(who.permissions, c.topic)
     ]
+    out = [live_call_out(who.permissions, c) for c in visible]
+    full = who.has(Permission.PERSONAL_DATA_VIEW)  # otherwise every number is masked
+    shown = [o.call_id for o in out if full and o.number and mask_number(o.number) != o.number]
+    if shown:
+        await record(
+            request,
+            who,
+            AuditAction.PERSONAL_DATA_VIEWED,
+            object="calls",
+            details={"view": "live_calls", "calls": shown[:MAX_AUDITED_CALLS]},
+        )
+    return out
 
 
 def _done() -> Response:

@@ -27,7 +27,7 @@ from hotline.calls.api import QueueSnapshot as LiveQueue
 from hotline.reports.metrics_snapshot import QueueSnapshot as DayQueue
 from hotline.web.auth import Principal, context_of
 from hotline.web.desk_models import OperatorOut, operator_out
-from hotline.web.masking import may_see_topic, number_for
+from hotline.web.masking import mask_number, may_see_topic
 from hotline.web.workplace import (
     WorkplaceSettings,
     call_actions,
@@ -130,7 +130,13 @@ def _queue(live: LiveQueue, day: DayQueue | None) -> QueueBoardOut:
 
 
 async def wallboard(conn: HTTPConnection, who: Principal) -> WallboardOut:
-    """The whole wallboard for ``who`` (numbers masked, medical calls hidden per role)."""
+    """The whole wallboard for ``who`` (medical calls hidden per role).
+
+    Waiting callers' numbers are always masked, whatever the viewer's
+    permissions: a wallboard is a shared screen, often on the wall, and a
+    supervisor steers calls by position and call id; the full number is on
+    the call list (``GET /api/v1/supervisor/calls``, audited) when needed.
+    """
     ctx = context_of(conn)
     place = workplace_of(conn)
     queues = queue_actions(conn)
@@ -154,7 +160,7 @@ async def wallboard(conn: HTTPConnection, who: Principal) -> WallboardOut:
                 position=w.position,
                 priority=w.priority,
                 waited_s=round(w.waited_s, 1),
-                number=number_for(who.permissions, w.caller_number),
+                number=mask_number(w.caller_number) if w.caller_number else None,
                 topic=topic,
             )
         )

@@ -198,3 +198,18 @@ def test_a_disabled_operator_is_logged_out_or_not_ready_after_the_call(
     )
     with pytest.raises(LocalProtocolError):
         acd.operator_login(idle, ready=True)  # no longer a known operator
+
+
+def test_calls_routed_to_a_removed_queue_wait_where_its_calls_went(
+    acd: AcdService, clock: FakeClock
+) -> None:
+    acd.update_queue(queue(SOCIAL, empty_action=ExitAction(ExitKind.OVERFLOW, "health")))
+    acd.remove_queue(SOCIAL, fallback=GENERAL)  # empty, its target noted
+    acd.call_arrived(CallId("late"), SOCIAL)  # a menu that still names it
+    assert waiting(acd) == [("late", "health", 0.0)]
+    acd.remove_queue(HEALTH, fallback=GENERAL)
+    acd.call_arrived(CallId("later"), SOCIAL)  # social → health → general
+    assert waiting(acd) == [("late", "general", 0.0), ("later", "general", 0.0)]
+    acd.add_queue(queue(SOCIAL))  # enabled again: its own calls again
+    acd.call_arrived(CallId("back"), SOCIAL)
+    assert waiting(acd)[-1] == ("back", "social", 0.0)

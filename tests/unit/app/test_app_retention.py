@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 
 from hotline.app.cli import app
 from hotline.app.retention import RetentionJob, next_run_at, policy_of
+from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings, load_settings
 from hotline.core.clock import FakeClock
+from hotline.store.audit import AuditLog, audit_chain_key
 from hotline.store.db import Database
 from hotline.store.events import EventRow, EventStore
 from hotline.store.retention import RetentionAction, RetentionStore
@@ -117,6 +119,11 @@ async def test_job_runs_once_with_its_clock(seeded: Settings) -> None:
         assert job.runs == 1
         assert not (seeded.recordings_path / "c1.wav").exists()
         assert len(RetentionStore(db, seeded.recordings_path).log_entries()) == 3
+        # The deletions are in the audit chain, keyed as the node keys it.
+        key = audit_chain_key(load_or_create_secret(seeded.data_dir))
+        check = AuditLog(db, key).verify()
+        assert check.ok and check.checked >= 2, check
+        assert not AuditLog(db, b"another node's key").verify().ok
         await job.start()
         await job.stop()
         assert job.active() == 0

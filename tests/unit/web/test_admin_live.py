@@ -15,6 +15,8 @@ from hotline.acd.decisions import Decision, OfferCall
 from hotline.acd.model import QueueConfig
 from hotline.acd.router import AcdEngine
 from hotline.acd.service import AcdService
+from hotline.app.stored_config import DirectoryReload
+from hotline.calls.ctl_external import DirectoryMap, OrganisationDirectory
 from hotline.core.clock import FakeClock
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId
 from hotline.ivr.flow_yaml import load_demo_flow
@@ -118,8 +120,29 @@ def node(clock: FakeClock) -> Node:
     return Node(acd, decisions, menu, sip, live)
 
 
+@dataclass
+class Redirects:
+    """What the directory reload writes to (the calls layer's ExternalRedirector)."""
+
+    directory: OrganisationDirectory = field(default_factory=DirectoryMap)
+
+
 @pytest.fixture
-def app(db: Database, clock: FakeClock, config: WebConfig, node: Node) -> FastAPI:
+def redirects() -> Redirects:
+    return Redirects()
+
+
+@pytest.fixture
+def app(
+    db: Database, clock: FakeClock, config: WebConfig, node: Node, redirects: Redirects
+) -> FastAPI:
+    node.live = AcdLiveConfiguration(
+        node.acd,
+        menu=node.menu,
+        sip=node.sip,
+        queue_levels={GENERAL: 5},
+        directory=DirectoryReload(db, redirects),
+    )
     return create_web_app(
         config,
         db,
@@ -258,3 +281,22 @@ def test_stored_queue_shape_is_what_the_router_takes(node: Node) -> None:
     config = queue_config_of(StoredQueue("social", "Соц", "social", {"max_wait_s": 30.0}))
     node.live.apply_queue(config)
     assert {c.queue_id: c for c in node.acd.queue_configs()}[SOCIAL].max_wait_s == 30.0
+
+
+async def test_redirects_dial_the_directory_as_the_administrator_left_it(
+    app: FastAPI, redirects: Redirects
+) -> None:
+    url = "/api/v1/admin/organisations/mfc"
+    body = {"name": "МФЦ", "number": "+78000000303", "topics": ["services"]}
+    async with session(app, "admin") as admin:
+        r = await admin.put(url, body)
+        assert r.json() == {"saved": True, "applied": True, "restart_needed": False}
+        assert redirects.directory.number_of("mfc") == "+78000000303"
+        r = await admin.put(url, {**body, "number": "+78000000304"})
+        assert redirects.directory.number_of("mfc") == "+78000000304"
+        r = await admin.put(url, {**body, "enabled": False})
+        assert redirects.directory.number_of("mfc") is None  # disabled: not dialled
+        await admin.put(url, body)
+        r = await admin.http.delete(url, headers=admin.headers())
+        assert r.json()["restart_needed"] is False
+    assert redirects.directory.number_of("mfc") is None

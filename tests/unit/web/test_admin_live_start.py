@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hotline.app.callservice import default_queues
+from hotline.app.demo import load_demo_flow as load_demo_flow_as_main
 from hotline.app.stored_config import AgentProfiles, LivePrompts, start_queues, stored_flow
 from hotline.core.clock import FakeClock
 from hotline.core.ids import QueueId
@@ -62,6 +63,16 @@ def test_the_stored_main_flow_is_run_and_a_broken_or_missing_one_is_not(db: Data
     assert len(flow.nodes) == len(load_demo_flow().nodes)
     repo.save("main", "format: 1\nname: x\nstart: nowhere\nnodes: []\n", updated_by="a", now=NOW)
     assert stored_flow(db) is None
+
+
+def test_the_demo_stores_its_flow_as_main_so_the_node_runs_what_the_page_edits(
+    db: Database,
+) -> None:
+    load_demo_flow_as_main(FlowsRepository(db))
+    stored = FlowsRepository(db).get("main")
+    assert stored is not None and stored.yaml_text == demo_flow_yaml()
+    flow = stored_flow(db)
+    assert flow is not None and flow == load_demo_flow()
 
 
 def phone(sip: str, user: str | None, *, enabled: bool = True) -> Operator:

@@ -104,8 +104,9 @@ async def test_wallboard_joins_live_figures_today_and_alerts(
     assert social["sl_today"] == pytest.approx(1 / 3)
     kinds = {(a["kind"], a["queue_id"]) for a in board["alerts"]}
     assert kinds == {("wait_near_norm", "social"), ("sl_below_target", "social")}
-    # The medical call is hidden from a supervisor without medical secrecy; numbers are full.
-    assert [(w["call_id"], w["number"]) for w in board["waiting"]] == [("w1", CALLER)]
+    # The medical call is hidden from a supervisor without medical secrecy; the wallboard is a
+    # shared screen: numbers are masked even for a holder of personal_data.view.
+    assert [(w["call_id"], w["number"]) for w in board["waiting"]] == [("w1", MASKED)]
     op = next(o for o in board["operators"] if o["operator_id"] == OPERATOR)
     assert op["state"] == "ready" and op["seconds_in_state"] == 12.5
 
@@ -122,6 +123,22 @@ async def test_masking_and_medical_secrecy_per_role(app: FastAPI, fake: FakeCall
     assert seen["supervisor"] == [("c1", CALLER)]
     assert seen["medic"] == [("c1", CALLER), ("c2", CALLER)]
     assert seen["admin"] == [("c1", MASKED)]  # no personal data, no medical calls
+
+
+async def test_full_numbers_on_the_call_list_are_audited_once_per_request(
+    app: FastAPI, fake: FakeCalls, db: Database
+) -> None:
+    fake.offer(live_call("c1", topic="social"))
+    fake.offer(live_call("c3", topic="social", operator=OTHER), OTHER)
+    for user in ("supervisor", "admin"):
+        async with _client(app, user) as (http, _):
+            for _ in range(2):
+                assert (await http.get("/api/v1/supervisor/calls")).status_code == 200
+    viewed = AuditLog(db).query(action="personal_data.viewed").items
+    assert [(e.actor, e.details["view"], sorted(e.details["calls"])) for e in viewed] == [
+        ("supervisor", "live_calls", ["c1", "c3"]),
+        ("supervisor", "live_calls", ["c1", "c3"]),
+    ]  # the administrator saw masked numbers only: nothing to audit
 
 
 async def test_queue_control_acts_and_is_audited(

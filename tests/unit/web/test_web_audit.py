@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from datetime import timedelta
@@ -12,10 +13,18 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from hotline.app.retention import audit_retention
-from hotline.store.audit import GENESIS_HASH, AuditLog, AuditRow, canonical_row
+from hotline.store.audit import (
+    GENESIS_HASH,
+    AuditLog,
+    AuditRow,
+    audit_chain_key,
+    canonical_row,
+    chain_hash,
+)
 from hotline.store.db import Database
 from hotline.store.models import Base
 from hotline.store.retention import RetentionAction, RetentionEntry, RetentionResult
@@ -23,6 +32,15 @@ from hotline.web.audit_api import reason_of
 from hotline.web.errors import ApiError
 from unit.web.conftest import Web
 from unit.web.web_support import START, log_in
+
+KEY = audit_chain_key(b"s" * 32)
+
+
+def _drop_guards(db: Database) -> None:
+    """The schema owner drops the append-only triggers (what the chain must still catch)."""
+    with db.session() as s, s.begin():
+        s.execute(text("DROP TRIGGER audit_log_no_update"))
+        s.execute(text("DROP TRIGGER audit_log_no_delete"))
 
 
 def _append(log: AuditLog, n: int, actor: str = "admin") -> None:
@@ -49,8 +67,8 @@ def test_the_schema_of_the_migration_matches_the_models(db: Database) -> None:
     assert ours == []
 
 
-def test_first_record_hash_is_sha256_of_genesis_and_canonical_json(db: Database) -> None:
-    log = AuditLog(db)
+def test_first_record_hash_is_hmac_of_genesis_and_canonical_json(db: Database) -> None:
+    log = AuditLog(db, KEY)
     entry = log.append(
         at=START, actor="admin", role="administrator", action="auth.login", source="127.0.0.1"
     )
@@ -68,14 +86,30 @@ def test_first_record_hash_is_sha256_of_genesis_and_canonical_json(db: Database)
     expected_bytes = json.dumps(row, sort_keys=True, separators=(",", ":")).encode()
     assert canonical_row(**row) == expected_bytes  # type: ignore[arg-type]
     assert entry.prev_hash == GENESIS_HASH
-    assert entry.hash == hashlib.sha256(GENESIS_HASH.encode() + expected_bytes).hexdigest()
+    expected = hmac.new(KEY, GENESIS_HASH.encode() + expected_bytes, hashlib.sha256).hexdigest()
+    assert entry.hash == expected
     assert log.head() == (1, entry.hash)
+    # The key is derived from the node secret with a label of its own.
+    assert hmac.new(b"s" * 32, b"audit-chain", hashlib.sha256).digest() == KEY
+
+
+def test_the_database_refuses_to_change_or_remove_audit_rows(db: Database) -> None:
+    log = AuditLog(db, KEY)
+    _append(log, 3)
+    for statement in (
+        update(AuditRow).where(AuditRow.seq == 2).values(actor="someone-else"),
+        delete(AuditRow).where(AuditRow.seq == 3),
+    ):
+        with pytest.raises(IntegrityError, match="append-only"), db.session() as s, s.begin():
+            s.execute(statement)
+    assert log.verify().ok and log.head()[0] == 3
 
 
 def test_an_edited_row_is_named_by_verify(db: Database) -> None:
-    log = AuditLog(db)
+    log = AuditLog(db, KEY)
     _append(log, 10)
     assert log.verify().ok and log.verify().checked == 10
+    _drop_guards(db)
     with db.session() as s, s.begin():
         s.execute(update(AuditRow).where(AuditRow.seq == 6).values(actor="someone-else"))
     check = log.verify()
@@ -83,9 +117,31 @@ def test_an_edited_row_is_named_by_verify(db: Database) -> None:
     assert check.problem is not None and "content" in check.problem
 
 
-def test_a_row_rewritten_with_a_fresh_hash_breaks_the_next_link(db: Database) -> None:
-    log = AuditLog(db)
+def _rehash_from(db: Database, seq: int, key: bytes) -> None:
+    """A writer rewrites row ``seq`` and recomputes every hash after it with ``key``."""
+    with db.session() as s, s.begin():
+        rows = list(s.scalars(select(AuditRow).where(AuditRow.seq >= seq).order_by(AuditRow.seq)))
+        prev = rows[0].prev_hash
+        rows[0].reason = "forged"
+        for row in rows:
+            row.prev_hash = prev
+            row.hash = chain_hash(
+                key,
+                prev,
+                canonical_row(
+                    seq=row.seq, at_ms=row.at_ms, actor=row.actor, role=row.role,
+                    action=row.action, object=row.object, details=row.details,
+                    source=row.source, reason=row.reason,
+                ),
+            )  # fmt: skip
+            prev = row.hash
+
+
+def test_a_writer_without_the_key_cannot_forge_a_chain_that_verifies(db: Database) -> None:
+    log = AuditLog(db, KEY)
     _append(log, 5)
+    _drop_guards(db)
+    # Plain SHA-256 (the old chain) or a guessed key: the first rewritten row is named.
     with db.session() as s, s.begin():
         row = s.get(AuditRow, 3)
         assert row is not None
@@ -98,13 +154,20 @@ def test_a_row_rewritten_with_a_fresh_hash_breaks_the_next_link(db: Database) ->
             )
         ).hexdigest()  # fmt: skip
     check = log.verify()
-    assert (check.ok, check.first_broken_seq) == (False, 4)
-    assert check.problem is not None and "prev_hash" in check.problem
+    assert (check.ok, check.first_broken_seq) == (False, 3)
+    _rehash_from(db, 3, audit_chain_key(b"guess" * 8))
+    check = log.verify()
+    assert (check.ok, check.first_broken_seq, check.checked) == (False, 3, 2)
+    assert check.problem is not None and "content" in check.problem
+    # With the node's key the same rewrite would verify: the key is what protects the chain.
+    _rehash_from(db, 3, KEY)
+    assert log.verify().ok
 
 
 def test_a_deleted_row_is_a_gap(db: Database) -> None:
-    log = AuditLog(db)
+    log = AuditLog(db, KEY)
     _append(log, 5)
+    _drop_guards(db)
     with db.session() as s, s.begin():
         s.execute(delete(AuditRow).where(AuditRow.seq == 2))
     check = log.verify()
@@ -182,6 +245,7 @@ async def test_auditor_reads_and_verifies_over_the_api(client: httpx.AsyncClient
     assert naive.status_code == 422
     ok = (await client.get("/api/v1/audit/verify")).json()
     assert (ok["ok"], ok["checked"], ok["first_broken_seq"]) == (True, 4, None)
+    _drop_guards(web.db)
     with web.db.session() as s, s.begin():
         s.execute(update(AuditRow).where(AuditRow.seq == 2).values(details='{"n":99}'))
     broken = (await client.get("/api/v1/audit/verify")).json()

@@ -30,7 +30,9 @@ USER_IDS: Final = {name: f"u{index}" for index, name in enumerate([*USERS, "medi
 def add_users(db: Database, hasher: PasswordHasher = FAST_HASHER) -> None:
     """One user per role, plus ``medic``: a supervisor with ``medical_secrecy``."""
     repo = AccountsRepository(db)
-    rows = [(name, role, ()) for name, role in USERS.items()]
+    rows: list[tuple[str, str, tuple[str, ...]]] = [
+        (name, role, ()) for name, role in USERS.items()
+    ]
     rows.append(("medic", "supervisor", ("medical_secrecy",)))
     for username, role, extra in rows:
         repo.add_user(

@@ -1,5 +1,8 @@
 """Web workplace: sessions, login attempts and the hash-chained audit log.
 
+``audit_log`` is append-only in the database too: triggers refuse ``UPDATE``
+and ``DELETE`` (and, on PostgreSQL, ``TRUNCATE``) on it.
+
 Revision ID: 0009
 Revises: 0007
 """
@@ -13,6 +16,39 @@ revision = "0009"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+
+APPEND_ONLY = "audit_log is append-only"
+_SQLITE_TRIGGERS = (
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+)
+_POSTGRES_TRIGGERS = (
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$",
+    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+)
+
+
+def _append_only() -> None:
+    dialect = op.get_bind().dialect.name
+    statements = _POSTGRES_TRIGGERS if dialect == "postgresql" else _SQLITE_TRIGGERS
+    for statement in statements:
+        op.execute(statement)
+
+
+def _drop_append_only() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
 
 
 def upgrade() -> None:
@@ -65,9 +101,11 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_at", "audit_log", ["at_ms"])
     op.create_index("ix_audit_log_actor", "audit_log", ["actor"])
     op.create_index("ix_audit_log_action", "audit_log", ["action"])
+    _append_only()
 
 
 def downgrade() -> None:
+    _drop_append_only()
     op.drop_index("ix_audit_log_action", table_name="audit_log")
     op.drop_index("ix_audit_log_actor", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")

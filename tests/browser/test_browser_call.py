@@ -175,7 +175,7 @@ def _place_call(caller: Caller, node: LiveNode, desk: Page, timeout_s: float = 9
         caller.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if desk.locator("#card").is_visible():
+            if desk.get_by_test_id("call-card").is_visible():
                 return
             if caller.proc is not None and caller.proc.poll() is not None:
                 break
@@ -202,7 +202,7 @@ def _number_seen_by(role: Role) -> re.Pattern[str]:
 
 
 def _state(page: Page, key: str) -> None:
-    expect(page.locator("#op-state")).to_have_text(re.compile("^" + re.escape(ru(key))))
+    expect(page.get_by_test_id("operator-state")).to_have_text(re.compile("^" + re.escape(ru(key))))
 
 
 @pytest.mark.usefixtures("operator_phone")
@@ -212,91 +212,113 @@ def test_a_real_call_on_the_desk_and_the_wallboard(
     # The operator logs in and goes ready.
     desk = web.login("operator", "operator1")
     expect(desk).to_have_url(re.compile(r"/desk$"))
-    # The demo makes an operator ready when the phone registers; take a break, then go ready
-    # (the ready button on a ready operator is refused with 409 today: see the report).
+    # The demo makes an operator ready when the phone registers: «Готов» again is a no-op.
     _state(desk, "state.ready")
-    desk.locator("#reason").select_option("break")
-    desk.locator("#go-not-ready").click()
+    desk.get_by_test_id("go-ready").click()
+    _state(desk, "state.ready")
+    expect(desk.get_by_test_id("desk-problem")).to_be_hidden()
+    # A break, then ready again.
+    desk.get_by_test_id("not-ready-reason").select_option("break")
+    desk.get_by_test_id("go-not-ready").click()
     _state(desk, "state.not_ready")
-    expect(desk.locator("#op-state")).to_contain_text(ru("desk.reason.break"))
+    expect(desk.get_by_test_id("operator-state")).to_contain_text(ru("desk.reason.break"))
     web.shot("operator", "not-ready")
-    desk.locator("#go-ready").click()
+    desk.get_by_test_id("go-ready").click()
     _state(desk, "state.ready")
-    expect(desk.locator("#desk-problem")).to_be_hidden()
+    expect(desk.get_by_test_id("operator-state")).to_have_text(ru("state.ready"))
+    expect(desk.get_by_test_id("desk-problem")).to_be_hidden()
     web.shot("operator", "ready")
 
     # The supervisor watches the wallboard in another browser.
     board = web.login("supervisor", "supervisor")
     expect(board).to_have_url(re.compile(r"/wallboard$"))
-    op_row = board.locator(f"#operators tr[data-operator='{OPERATOR_EXT}']")
+    op_row = board.get_by_test_id("operator-rows").locator(f"tr[data-operator='{OPERATOR_EXT}']")
     expect(op_row).to_contain_text(ru("state.ready"))
     web.shot("supervisor", "wallboard-idle")
 
     # A real call: SIPp presses 2 (health) in the menu; 1001's phone answers by itself.
-    card = desk.locator("#card")
+    card = desk.get_by_test_id("call-card")
     _place_call(caller, node, desk)
     expect(card).to_be_visible()
-    expect(desk.locator("#card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
-    expect(desk.locator("#card-topic")).to_have_text(ru("topic.health"))
-    expect(desk.locator("#card-phase")).to_have_text(ru("phase.talking"))
-    expect(desk.locator("#do-blind")).to_be_enabled()
+    expect(desk.get_by_test_id("card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
+    expect(desk.get_by_test_id("card-topic")).to_have_text(ru("topic.health"))
+    expect(desk.get_by_test_id("card-phase")).to_have_text(ru("phase.talking"))
+    expect(desk.get_by_test_id("transfer-blind")).to_be_enabled()
+    expect(desk.get_by_test_id("hang-up")).to_be_enabled()
+    # While talking the state shows no reason (the ACD notes the call id there).
+    expect(desk.get_by_test_id("operator-state")).to_have_text(ru("state.talking"))
     web.shot("operator", "call-card")
 
     # The supervisor sees the call: 1001 talking, the health queue answered one.
     expect(op_row).to_contain_text(ru("state.talking"))
-    health = board.locator("#queues tr[data-queue='health'] td")
+    health = board.get_by_test_id("queue-rows").locator("tr[data-queue='health'] td")
     expect(health.nth(0)).to_have_text(ru("topic.health"))
     expect(health.nth(6)).to_have_text("1")  # answered today
     web.shot("supervisor", "wallboard-talking")
 
     # Not ready after this call, then a blind transfer to the social queue.
-    desk.locator("#reason").select_option("paperwork")
-    desk.locator("#go-not-ready").click()
-    desk.locator("#tr-kind").select_option("queue")
-    expect(desk.locator("#tr-target option[value='social']")).to_have_count(1)
-    desk.locator("#tr-target").select_option("social")
+    desk.get_by_test_id("not-ready-reason").select_option("paperwork")
+    desk.get_by_test_id("go-not-ready").click()
+    desk.get_by_test_id("transfer-kind").select_option("queue")
+    target = desk.get_by_test_id("transfer-target")
+    expect(target.locator("option[value='social']")).to_have_count(1)
+    target.select_option("social")
     web.shot("operator", "transfer-to-social")
-    call_id = desk.locator("#wu-call").input_value()
+    call_id = desk.get_by_test_id("wrapup-call").input_value()
     assert call_id
-    desk.locator("#do-blind").click()
-    expect(desk.locator("#desk-problem")).to_be_hidden()
+    desk.get_by_test_id("transfer-blind").click()
+    expect(desk.get_by_test_id("desk-problem")).to_be_hidden()
+    # The caller waits in another queue now: the card is in wrap-up mode, no call controls.
+    expect(desk.get_by_test_id("card-wrapup")).to_be_visible()
+    expect(desk.get_by_test_id("card-phase")).to_have_text(ru("state.wrap_up"))
+    for control in ("hang-up", "hold", "resume", "transfer-blind", "transfer-consult"):
+        expect(desk.get_by_test_id(control)).to_be_disabled()
+    expect(desk.get_by_test_id("wrapup-notes")).to_be_focused()
+    _state(desk, "state.wrap_up")
     web.shot("operator", "transferred")
     # The wrap-up form ends wrap-up early; "not ready" applies then.
-    expect(desk.locator("#wu-call")).to_have_value(call_id)
-    desk.locator("#wu-notes").fill("Вопрос о социальной поддержке: переведён в очередь.")
-    desk.locator("#wrapup-form button[type=submit]").click()
-    expect(desk.locator("#wu-result")).to_have_text(ru("desk.wrapup.saved"))
-    expect(desk.locator("#card-empty")).to_be_visible(timeout=60_000)
+    expect(desk.get_by_test_id("wrapup-call")).to_have_value(call_id)
+    desk.get_by_test_id("wrapup-notes").fill("Вопрос о социальной поддержке: переведён в очередь.")
+    desk.get_by_test_id("wrapup-submit").click()
+    expect(desk.get_by_test_id("wrapup-result")).to_have_text(ru("desk.wrapup.saved"))
+    expect(desk.get_by_test_id("call-card-empty")).to_be_visible()
     expect(card).to_be_hidden()
     _state(desk, "state.not_ready")
     web.shot("operator", "wrapped-up")
 
     # Nobody is ready: the call waits in the social queue; the supervisor moves it.
-    waiting = board.locator("#waiting tr[data-call]")
+    waiting = board.get_by_test_id("waiting-rows").get_by_test_id("waiting-row")
     expect(waiting).to_have_count(1)
     expect(waiting.locator("td").first).to_have_text(ru("topic.social"))
     # The wallboard is a shared screen: waiting callers' numbers are always masked.
     expect(waiting.locator("td").nth(4)).to_have_text(mask_number(CALLER))
     web.shot("supervisor", "waiting-in-social")
-    waiting.get_by_role("combobox", name=ru("wb.action.move")).select_option("general")
-    waiting.get_by_role("button", name=ru("wb.action.move")).click()
-    expect(board.locator("#wb-problem")).to_be_hidden()
-    board.locator("#wallboard h1").click()  # leave the controls: the board redraws its rows
+    move_to = waiting.get_by_test_id("move-target")
+    expect(move_to).to_have_accessible_name(ru("wb.action.move"))
+    move_to.select_option("general")
+    move = waiting.get_by_test_id("move-call")
+    expect(move).to_have_accessible_name(ru("wb.action.move"))
+    move.click()
+    expect(board.get_by_test_id("wallboard-problem")).to_be_hidden()
+    # The row is redrawn in place while the focus stays on its button.
     expect(waiting.locator("td").first).to_have_text(ru("topic.general"))
+    expect(move).to_be_focused()
     web.shot("supervisor", "moved-to-general")
 
     # The operator goes ready again: the call comes back.
-    desk.locator("#go-ready").click()
+    desk.get_by_test_id("go-ready").click()
     expect(card).to_be_visible(timeout=60_000)
-    expect(desk.locator("#card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
-    expect(desk.locator("#card-phase")).to_have_text(ru("phase.talking"))
-    expect(board.locator("#waiting tr[data-call]")).to_have_count(0)
+    expect(desk.get_by_test_id("card-number")).to_have_text(_number_seen_by(Role.OPERATOR))
+    expect(desk.get_by_test_id("card-phase")).to_have_text(ru("phase.talking"))
+    expect(desk.get_by_test_id("card-wrapup")).to_be_hidden()
+    expect(desk.get_by_test_id("hang-up")).to_be_enabled()
+    expect(waiting).to_have_count(0)
     web.shot("operator", "call-back")
     web.shot("supervisor", "wallboard-answered")
 
     # The operator hangs up; the caller gets the BYE and SIPp ends cleanly.
-    desk.locator("#do-hangup").click()
-    expect(desk.locator("#card-empty")).to_be_visible()
+    desk.get_by_test_id("hang-up").click()
+    expect(desk.get_by_test_id("call-card-empty")).to_be_visible()
     web.shot("operator", "hung-up")
     assert caller.finish(timeout_s=60) == 0, caller.report()
     _wait_for(lambda: node.metric("hotline_calls_active") == 0, "the call to end")

@@ -23,18 +23,6 @@ ROLES = (
     ("admin", "Администратор", "role.administrator", ("/wallboard", "/reports", "/admin")),
     ("auditor", "Аудитор министерства", "role.auditor", ("/reports", "/audit")),
 )
-# Known defect (strict: the test fails as soon as it is fixed, then drop the mark).
-ADMIN_WALLBOARD_SOCKET = pytest.mark.xfail(
-    reason="the administrator has queues.view but not calls.view: /api/v1/live refuses the "
-    "handshake (HTTP 403, the browser sees 1006, not 1008), wallboard.js keeps reconnecting "
-    "and logs console errors instead of falling back to polling",
-    strict=True,
-)
-ROLES_ON_WALLBOARD = tuple(
-    pytest.param(*r, id=r[0], marks=ADMIN_WALLBOARD_SOCKET) if r[0] == "admin" else
-    pytest.param(*r, id=r[0])
-    for r in ROLES
-)  # fmt: skip
 ALL_PAGES = ("/desk", "/wallboard", "/reports", "/recordings", "/audit", "/admin")
 # What each page shows once its script ran (an element that only the page has).
 PAGE_MARKS = {
@@ -54,7 +42,7 @@ def _nav(page: Page) -> list[str]:
     return [str(h) for h in hrefs]
 
 
-@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES_ON_WALLBOARD)
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
 def test_each_role_logs_in_to_its_first_page_in_russian(
     web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
 ) -> None:
@@ -136,15 +124,9 @@ def test_the_auditor_sees_the_audit_log_and_its_chain_verified(web: Web) -> None
     web.shot("auditor", "audit-log")
 
 
-@pytest.mark.xfail(
-    reason="the audit page's filter form sends empty since= and until=, which /audit "
-    "rejects with 422 (a JSON error instead of the page): empty fields must mean no filter",
-    strict=True,
-)
 def test_the_auditor_filters_the_audit_log_by_actor(web: Web) -> None:
     web.login("operator4", "operator4")
     page = web.login("auditor", "auditor", next_page="/audit")
-    web.watches["auditor"].allow("status of 422")
     page.locator("form.filters input[name=actor]").fill("operator4")
     page.locator("form.filters button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"actor=operator4"))
@@ -155,10 +137,44 @@ def test_the_auditor_filters_the_audit_log_by_actor(web: Web) -> None:
     expect(rows.first).to_be_visible()
     for text in rows.locator("td:nth-child(3)").all_inner_texts():
         assert text == "operator4"
+    expect(page.locator("form.filters input[name=actor]")).to_have_value("operator4")
     web.shot("auditor", "audit-filtered")
 
 
-@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES_ON_WALLBOARD)
+def test_an_unreadable_audit_filter_shows_the_page_with_a_russian_message(web: Web) -> None:
+    page = web.login("auditor", "auditor", next_page="/audit")
+    web.watches["auditor"].allow("status of 400")
+    response = page.goto("/audit?since=yesterday&until=&actor=&action=")
+    assert response is not None and response.status == 400
+    expect(page.locator("main h1")).to_have_text(ru("audit.title"))
+    problem = ru("audit.filter.invalid", field=ru("audit.filter.since"))
+    expect(page.locator("#filter-problem")).to_have_text(problem)
+    expect(page.locator("#chain-result")).to_be_visible()
+    web.shot("auditor", "audit-bad-filter")
+
+
+def test_the_favicon_is_served(web: Web) -> None:
+    page = web.open("anonymous")
+    response = page.goto("/favicon.ico")
+    assert response is not None and response.status == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_administrator_wallboard_polls_without_the_live_socket(web: Web) -> None:
+    """queues.view without calls.view: no socket at all (no refused handshake), REST polling."""
+    page = web.login("admin", "admin")
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto("/wallboard")
+    board = page.get_by_test_id("wallboard")
+    expect(board).to_have_attribute("data-live", "no")
+    first = page.locator("#wb-at").inner_text()
+    expect(page.locator("#wb-at")).not_to_have_text(first, timeout=5_000)  # polled again
+    expect(page.get_by_test_id("queue-rows").get_by_test_id("queue-row").first).to_be_visible()
+    assert sockets == []
+
+
+@pytest.mark.parametrize(("login", "name", "role_key", "pages"), ROLES, ids=[r[0] for r in ROLES])
 def test_every_page_of_the_navigation_renders_cleanly(
     web: Web, login: str, name: str, role_key: str, pages: tuple[str, ...]
 ) -> None:

@@ -57,8 +57,6 @@ CHROMIUM_ARGS: Final = (
 )
 DEMO_PASSWORD: Final = "browser-demo-122"
 HOTLINE: Final = Path(sys.executable).with_name("hotline")
-# The browser asks for /favicon.ico by itself (no page references it); its 404 is not a page's.
-IGNORED_RESOURCES: Final = ("/favicon.ico",)
 # Injected before any page script (outside the page's CSP): a violation becomes a console error.
 CSP_LISTENER: Final = (
     "document.addEventListener('securitypolicyviolation', (e) => console.error("
@@ -212,8 +210,6 @@ class PageWatch:
         if any(fragment in text for fragment in self.allowed):
             return
         where = message.location.get("url", "")
-        if where.endswith(IGNORED_RESOURCES):
-            return
         self.problems.append(f"[{self.name}] console error at {self.page.url} ({where}): {text}")
 
     def _on_error(self, error: Error) -> None:

@@ -23,14 +23,12 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.acd.model import OperatorProfile, QueueConfig
@@ -51,7 +49,7 @@ from hotline.bot.tts_engines import create_synthesizer
 from hotline.bot.vad import VadConfig, VadEngine
 from hotline.bot.vad_engines import create_vad
 from hotline.calls.actions import LiveActions
-from hotline.calls.capacity import CapacityGuard, CapacityLimits, CapacityState
+from hotline.calls.capacity import CapacityGuard, CapacityLimits
 from hotline.calls.capacity_gate import BUSY_MESSAGE, CapacityGate, pacer_counters
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_bot import BotCalls, BotEngines
@@ -72,6 +70,7 @@ from hotline.media.codecs import get_codec
 from hotline.media.eng_events import MediaEvent
 from hotline.media.engine import MediaEngine
 from hotline.media.prompts import EncodedPrompt, PromptCache, PromptError
+from hotline.reports.projection import EventProjector
 from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.uri import parse_uri
 from hotline.sip.useragent import UserAgent
@@ -80,11 +79,12 @@ from hotline.store.db import Database
 from hotline.store.events import DEFAULT_JOURNAL_NAME, EventStore
 from hotline.store.kb import StandardAnswersRepository, StoredAnswer
 from hotline.store.organisations import OrganisationsRepository
+from hotline.store.projections import Projections
 from hotline.web.live_events import PublishingSink
+from hotline.web.reports_data import metrics_config
 
 __all__ = [
     "GENERAL_QUEUE",
-    "CallCollector",
     "CallService",
     "RegistrarPhones",
     "default_queues",
@@ -289,7 +289,14 @@ class CallService:
         self.acd = AcdService(
             AcdEngine(), clock, auto_ready_on_register=settings.acd.auto_ready_on_register
         )
-        self.events = EventStore(db, settings.data_dir / DEFAULT_JOURNAL_NAME, clock=clock)
+        # Call records and interval rollups are kept in the same transaction as
+        # each event batch, so reports of long periods never rescan raw events.
+        self.events = EventStore(
+            db,
+            settings.data_dir / DEFAULT_JOURNAL_NAME,
+            clock=clock,
+            projections=Projections(EventProjector(metrics_config(db))),
+        )
         # Every event also goes on the bus, for the web workplace's live socket.
         sink: EventSink = PublishingSink(self.events, bus) if bus is not None else self.events
         self.phones = RegistrarPhones(sip.endpoint)
@@ -366,11 +373,6 @@ class CallService:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.events.run(), name="event-writer"))
         self._tasks.append(loop.create_task(self._watch_phones(), name="phone-presence"))
-        watch = self.capacity.watch(
-            lambda: pacer_counters(self.media.metrics),
-            late_tick_ms=self.media.config.late_tick_s * 1000.0,
-        )
-        self._tasks.append(loop.create_task(watch, name="capacity-guard"))
         prompts_dir = self._settings.data_dir / TTS_CACHE_DIR
         phrases = await asyncio.to_thread(build_queue_phrases)
         if (flow := await asyncio.to_thread(stored_flow, self._db)) is not None:
@@ -392,11 +394,26 @@ class CallService:
         self.external.attach(
             self.ua, menu=self.menu, calls=self.controller, recordings=self.controller.events
         )
+        self._tasks.append(loop.create_task(self._guard_media(), name="capacity-guard"))
         log.info(
             "calls ready",
             media_host=self.media.host,
             operators=len(profiles),
             auto_ready=self.acd.auto_ready_on_register,
+        )
+
+    async def _guard_media(self) -> None:
+        """Feed the capacity guard with the media loop's lateness once start-up is over.
+
+        Loading the speech engines (in the background after "calls ready") stalls
+        the loop for a while: that is start-up, not an overload, and is not judged.
+        """
+        loading = [t for t in self._tasks if t.get_name() == "bot-engines"]
+        if loading:
+            await asyncio.wait(loading)
+        await self.capacity.watch(
+            lambda: pacer_counters(self.media.metrics),
+            late_tick_ms=self.media.config.late_tick_s * 1000.0,
         )
 
     async def _start_bot(self, directory: Path) -> None:
@@ -504,109 +521,3 @@ class CallService:
                 await asyncio.wait_for(self._tasks[0], timeout=10.0)
         self._tasks.clear()
         self.events.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _IdleBot:
-    """The voice assistant's figures before it is made (start-up)."""
-
-    sessions_total: int = 0
-    sessions_refused: int = 0
-    errors: int = 0
-
-    def active(self) -> int:
-        return 0
-
-
-_NO_BOT: Final = _IdleBot()
-
-
-class CallCollector(Collector):
-    """Call-path figures for /metrics."""
-
-    def __init__(self, service: CallService) -> None:
-        self._service = service
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        s = self._service
-        ctl, media, store = s.controller, s.media.metrics, s.events
-        bot = s.bot if s.bot is not None else _NO_BOT
-        counters = {
-            "hotline_calls": ("Inbound calls accepted", ctl.calls_total),
-            "hotline_calls_refused": ("Inbound calls refused at the node limit", ctl.calls_refused),
-            "hotline_call_internal_errors": ("Call steps that failed", ctl.internal_errors),
-            "hotline_media_legs_created": ("Media legs created", media.legs_created),
-            "hotline_media_packets_in": ("RTP/RTCP packets received", media.packets_in),
-            "hotline_media_packets_out": ("RTP/RTCP packets sent", media.packets_out),
-            "hotline_media_pacer_late_ticks": ("Pacer ticks started late", media.pacer_late_ticks),
-            "hotline_recordings_stored": ("Recordings stored", media.recordings_stored),
-            "hotline_recordings_failed": ("Recordings that failed", media.recordings_failed),
-            "hotline_acd_decisions": ("ACD decisions delivered", s.acd.decisions_total),
-            "hotline_ivr_prompts_missing": (
-                "Menu prompts played as silence",
-                s.menu.missing_prompts,
-            ),
-            "hotline_events_written": ("Events written to the database", store.written_total),
-            "hotline_events_journaled": ("Events written to the journal", store.journaled_total),
-            "hotline_bot_sessions": ("Calls taken by the voice assistant", bot.sessions_total),
-            "hotline_bot_sessions_refused": (
-                "Calls the voice assistant could not take (capacity)",
-                bot.sessions_refused,
-            ),
-            "hotline_bot_errors": ("Voice assistant steps that failed", bot.errors),
-        }
-        for name, (help_text, value) in counters.items():
-            family = CounterMetricFamily(name, help_text)
-            family.add_metric([], value)
-            yield family
-        gauges = {
-            "hotline_calls_active": ("Calls in progress", ctl.active()),
-            "hotline_ivr_calls_active": ("Calls in the voice menu", s.menu.active()),
-            "hotline_bot_calls_active": ("Calls with the voice assistant", bot.active()),
-            "hotline_media_legs_active": ("Open media legs", media.legs_active),
-            "hotline_acd_waiting_calls": ("Calls waiting in queues", s.acd.active()),
-            "hotline_events_pending": ("Events waiting for the writer", store.pending),
-            "hotline_events_journal_backlog": ("Events in the journal", store.journal_backlog),
-        }
-        for name, (help_text, value) in gauges.items():
-            gauge = GaugeMetricFamily(name, help_text)
-            gauge.add_metric([], value)
-            yield gauge
-        yield from _capacity_families(s.capacity)
-
-
-def _capacity_families(gate: CapacityGate) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-    """The capacity guard: its state, lateness, calls counted and calls turned away."""
-    stats = gate.stats()
-    state = GaugeMetricFamily(
-        "hotline_capacity_state",
-        "Capacity guard state (1 for the current one): normal, busy, overloaded",
-        labels=["state"],
-    )
-    for level in CapacityState:
-        state.add_metric([level.value], 1 if stats.state is level else 0)
-    yield state
-    gauges = {
-        "hotline_capacity_lateness_ms": ("Smoothed media pacer lateness", stats.lateness_ms),
-        "hotline_capacity_calls": ("Calls counted by the capacity guard", stats.active_calls),
-        "hotline_capacity_max_calls": ("The node's limit of concurrent calls", stats.max_calls),
-        "hotline_capacity_busy_announcements_active": (
-            "Calls hearing the all-lines-busy announcement",
-            stats.active_announcements,
-        ),
-    }
-    for name, (help_text, value) in gauges.items():
-        gauge = GaugeMetricFamily(name, help_text)
-        gauge.add_metric([], value)
-        yield gauge
-    refused = CounterMetricFamily(
-        "hotline_capacity_refused",
-        "New calls the capacity guard turned away (play_busy or reject = 503), by reason",
-        labels=["decision", "reason"],
-    )
-    for (decision, reason), count in sorted(gate.refusals.items()):
-        refused.add_metric([decision, reason], count)
-    yield refused
-    changes = CounterMetricFamily("hotline_capacity_state_changes", "Capacity guard state changes")
-    changes.add_metric([], stats.state_changes_total)
-    yield changes

@@ -52,7 +52,7 @@ from hotline.reports.events import CallCentreEvent, event_from_record
 from hotline.reports.export import ReportTable, cdr_table, summary_table, to_csv, to_json, to_xlsx
 from hotline.reports.labels_ru import label
 from hotline.reports.metrics import compute_report
-from hotline.reports.metrics_config import Dimension, Interval, MetricsConfig, QueueNorms
+from hotline.reports.metrics_config import Dimension, Interval, MetricsConfig
 from hotline.reports.metrics_row import MetricRow
 from hotline.reports.projection import EventProjector, ms_of
 from hotline.reports.projection_report import projection_unusable, report_from_projections
@@ -193,23 +193,12 @@ def _database(ctx: typer.Context) -> Database:
 
 
 def _metrics_config(db: Database, tz: tzinfo) -> MetricsConfig:
-    from hotline.store.queues import QueuesRepository
+    from hotline.web.reports_data import metrics_config
 
-    norms: dict[str, QueueNorms] = {}
-    for q in QueuesRepository(db).all():
-        try:
-            norms[q.queue_id] = QueueNorms(
-                norm_s=float(q.config.get("sl_norm_s", 20.0)),
-                short_abandon_s=float(q.config.get("short_abandon_s", 5.0)),
-                max_wait_s=(
-                    float(q.config["max_wait_s"])
-                    if q.config.get("max_wait_s") is not None
-                    else None
-                ),
-            )
-        except (ConfigurationError, TypeError, ValueError) as exc:
-            raise _fail(f"queue {q.queue_id!r} has a bad norm: {exc}", EXIT_DATA) from None
-    return MetricsConfig(queues=norms, tz=tz)
+    try:
+        return metrics_config(db, tz, strict=True)
+    except ConfigurationError as exc:
+        raise _fail(f"{exc}", EXIT_DATA) from None
 
 
 def _events(

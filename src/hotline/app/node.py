@@ -21,7 +21,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hotline import __version__
-from hotline.app.callservice import CallCollector, CallService
+from hotline.app.call_metrics import CallCollector
+from hotline.app.callservice import CallService
 from hotline.app.feedservice import FeedPublisher, feed_routes
 from hotline.app.retention import RetentionJob
 from hotline.app.secrets import load_or_create_secret

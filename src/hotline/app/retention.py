@@ -84,7 +84,32 @@ def run_retention(
     if not dry_run:
         key = audit_chain_key(load_or_create_secret(settings.data_dir))
         audit_retention(AuditLog(db, key), result, now=now)
+        reproject_masked(db, result)
     return result
+
+
+def reproject_masked(db: Database, result: RetentionResult) -> int:
+    """Re-project the calls whose numbers were masked (the CDR projection holds numbers too).
+
+    Returns how many calls were re-projected.  The projector is the live one's
+    (each stored queue's norms), so the rollups stay comparable.
+    """
+    from hotline.reports.projection import EventProjector
+    from hotline.store.projections import Projections
+    from hotline.web.reports_data import metrics_config
+
+    masked = sorted(
+        {
+            e.call_id
+            for e in result.entries
+            if e.action is RetentionAction.NUMBERS_MASKED and e.call_id
+        }
+    )
+    if masked:
+        projections = Projections(EventProjector(metrics_config(db)))
+        with db.engine.begin() as conn:
+            projections.apply(conn, masked)
+    return len(masked)
 
 
 def audit_retention(audit: AuditLog, result: RetentionResult, *, now: datetime) -> int:

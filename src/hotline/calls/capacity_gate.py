@@ -81,6 +81,7 @@ BUSY_CAUSE: Final = "capacity_busy"
 """The ``call.ended`` cause of a call that heard :data:`BUSY_MESSAGE`."""
 WATCH_INTERVAL_S: Final = 0.1
 _NO_PROMPT: Final = "no_prompt"
+_PLACEHOLDER_PORT: Final = 9  # discard port: only to learn the codec before binding
 
 
 class PacerSource(Protocol):
@@ -236,7 +237,9 @@ class CapacityGate:
     async def _answer(self, line: _BusyLine) -> None:
         try:
             parsed = parse_sdp(line.offer)
-            probe = answer_offer(parsed, self._media.host, 9, session_id=0, version=0)
+            probe = answer_offer(
+                parsed, self._media.host, _PLACEHOLDER_PORT, session_id=0, version=0
+            )
         except RemoteProtocolError as exc:  # checked by the controller already
             log.info("busy line: offer refused", error=str(exc))
             self._finish(line, HungUpBy.SYSTEM, "offer_refused", reject=488)

@@ -54,7 +54,13 @@ from hotline.web.desk_models import (
 from hotline.web.errors import ApiError, ErrorCode
 from hotline.web.masking import may_see_topic
 from hotline.web.permissions import Permission
-from hotline.web.workplace import call_actions, queue_actions, require_operator, workplace_of
+from hotline.web.workplace import (
+    apply_operator_state,
+    call_actions,
+    queue_actions,
+    require_operator,
+    workplace_of,
+)
 
 __all__ = ["DeskStateOut", "build_card", "desk_router", "operator_snapshot"]
 
@@ -106,15 +112,23 @@ async def _state(request: Request, who: Principal, operator_id: OperatorId) -> D
     )
 
 
-async def _own_call(request: Request, who: Principal, call_id: str) -> LiveCall:
-    """The live call ``call_id`` if it is the operator's (offered or answered), else 404."""
+async def _own_call(
+    request: Request, who: Principal, call_id: str, *, control: bool = False
+) -> LiveCall:
+    """The live call ``call_id`` if it is the operator's (offered or answered), else 404.
+
+    ``control``: the call must be connected to the operator right now.  The
+    call the operator wraps up after a transfer is still "theirs" to view
+    (the ACD names it until wrap-up ends) but it waits in another queue or
+    talks with someone else: controls on it answer 404.
+    """
     operator_id = await require_operator(request, who)
     call = call_actions(request).live_call(CallId(call_id))
     if call is None:
         raise ApiError(ErrorCode.NOT_FOUND)
-    if call.operator_id != operator_id and operator_snapshot(request, operator_id).call_id != (
-        call.call_id
-    ):
+    if call.operator_id == operator_id:
+        return call
+    if control or operator_snapshot(request, operator_id).call_id != call.call_id:
         raise ApiError(ErrorCode.NOT_FOUND)
     return call
 
@@ -158,7 +172,7 @@ async def set_state(
         if body.reason not in workplace_of(request).settings.not_ready_reasons:
             raise ApiError(ErrorCode.VALIDATION_FAILED)
         reason = body.reason
-    queue_actions(request).set_operator_state(operator_id, body.state, reason)
+    apply_operator_state(request, operator_id, body.state, reason)  # the same state: a no-op
     return await _state(request, who, operator_id)
 
 
@@ -189,7 +203,7 @@ async def call_card(
 
 def _control(name: str, summary: str) -> None:
     async def action(request: Request, call_id: str, who: Principal = _CONTROL) -> Response:
-        call = await _own_call(request, who, call_id)
+        call = await _own_call(request, who, call_id, control=True)
         calls = call_actions(request)
         {
             "hold": calls.hold,
@@ -227,7 +241,7 @@ _control("consult/cancel", "Attended transfer: drop the consultation")
 async def transfer(
     request: Request, call_id: str, body: TargetIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
-    call = await _own_call(request, who, call_id)
+    call = await _own_call(request, who, call_id, control=True)
     call_actions(request).transfer_blind(call.call_id, TransferTarget(body.kind, body.id))
     return Response(status_code=_NO_CONTENT)
 
@@ -241,7 +255,7 @@ async def transfer(
 async def consult(
     request: Request, call_id: str, body: TargetIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
-    call = await _own_call(request, who, call_id)
+    call = await _own_call(request, who, call_id, control=True)
     call_actions(request).consult(call.call_id, TransferTarget(body.kind, body.id))
     return Response(status_code=_NO_CONTENT)
 

@@ -84,7 +84,9 @@ def operator_out(op: OperatorSnapshot, now: datetime) -> OperatorOut:
     return OperatorOut(
         operator_id=op.operator_id,
         state=op.state,
-        reason=op.reason,
+        # The ACD notes a reason for every transition (a call id when talking): only a
+        # not-ready reason is one the pages show.
+        reason=op.reason if op.state == "not_ready" else None,
         since=op.since,
         seconds_in_state=max(0.0, round((now - op.since).total_seconds(), 1)),
         call_id=op.call_id,

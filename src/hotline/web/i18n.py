@@ -83,6 +83,10 @@ MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "audit.col.reason": "Основание",
         "audit.col.details": "Подробности",
         "audit.empty": "Записей нет.",
+        "audit.filter.invalid": (
+            "Фильтр не применён: проверьте поле «{field}» (дата и время в формате "
+            "ГГГГ-ММ-ДД ЧЧ:ММ, имя пользователя и действие — не длиннее 64 знаков)."
+        ),
         "audit.more": "Более ранние записи",
         "audit.chain.ok": "Цепочка хешей цела: проверено записей — {checked}.",
         "audit.chain.broken": (

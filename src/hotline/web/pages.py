@@ -12,20 +12,38 @@ The desk, the wallboard, reports and administration are placeholders here
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hotline.web.audit_api import chain_report
-from hotline.web.auth import CSRF_FIELD, Principal, authenticated, context_of, require
+from hotline.web.auth import (
+    CSRF_FIELD,
+    Principal,
+    authenticated,
+    context_of,
+    public,
+    require,
+)
 from hotline.web.errors import ErrorCode
 from hotline.web.permissions import Permission
 
-__all__ = ["NAV", "NavItem", "error_page", "nav_for", "pages_router", "render"]
+__all__ = [
+    "NAV",
+    "AuditFilters",
+    "NavItem",
+    "error_page",
+    "favicon",
+    "nav_for",
+    "pages_router",
+    "render",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +118,18 @@ async def home(request: Request, who: Annotated[Principal, Depends(authenticated
     return render(request, "placeholder.html", who, title_key="page.home.title", empty=True)
 
 
+FAVICON: Final = ("static", "img", "favicon.svg")
+"""The icon (an SVG in the package) served at ``/favicon.ico``, where browsers look for it."""
+
+
+@pages_router.get("/favicon.ico", dependencies=[Depends(public())])
+async def favicon() -> Response:
+    icon = resources.files("hotline.web").joinpath(*FAVICON).read_bytes()
+    return Response(
+        icon, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
 def _placeholder(path: str, permission: Permission, title_key: str) -> None:
     guard = Depends(require(permission))
 
@@ -126,49 +156,134 @@ def _problem_key(problem: str | None) -> str:
     return _PROBLEM_KEYS["content"]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
+MAX_FILTER_CHARS: Final = 64
+_FILTER_LABELS: Final = {
+    "since": "audit.filter.since",
+    "until": "audit.filter.until",
+    "actor": "audit.filter.actor",
+    "action": "audit.filter.action",
+    "before": "audit.more",
+}
+
+
+class _BadFilter(ValueError):
+    """A filter field of the audit page that cannot be read (its name)."""
+
+
+def _when(name: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date-time of the filter form; empty means no filter, naive means UTC."""
+    value = (text or "").strip()
+    if not value:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if len(value) > MAX_FILTER_CHARS:
+        raise _BadFilter(name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _BadFilter(name) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _word(name: str, text: str | None) -> str | None:
+    value = (text or "").strip()
+    if len(value) > MAX_FILTER_CHARS:
+        raise _BadFilter(name)
+    return value or None
+
+
+def _before(text: str | None) -> int | None:
+    value = (text or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 19 or not 1 <= int(value) <= 2**62:
+        raise _BadFilter("before")
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    """The audit page's filters as read from its query (every field optional)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    before: int | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> AuditFilters:
+        """Read the form's fields; :class:`_BadFilter` names the first unreadable one."""
+        return cls(
+            since=_when("since", query.get("since")),
+            until=_when("until", query.get("until")),
+            actor=_word("actor", query.get("actor")),
+            action=_word("action", query.get("action")),
+            before=_before(query.get("before")),
+        )
+
+    def form(self) -> dict[str, str]:
+        """The values to put back into the form (UTC, to the minute like the input)."""
+        return {
+            "since": self.since.astimezone(UTC).isoformat() if self.since else "",
+            "until": self.until.astimezone(UTC).isoformat() if self.until else "",
+            "actor": self.actor or "",
+            "action": self.action or "",
+        }
+
+
+def _raw_form(query: Mapping[str, str]) -> dict[str, str]:
+    """The submitted values as typed (shown again next to the message), bounded."""
+    return {
+        k: (query.get(k) or "")[:MAX_FILTER_CHARS] for k in ("since", "until", "actor", "action")
+    }
 
 
 @pages_router.get("/audit", response_class=HTMLResponse)
 async def audit_page(
-    request: Request,
-    who: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    request: Request, who: Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 ) -> Response:
+    """The audit log with its filters (``since``, ``until``, ``actor``, ``action``, ``before``).
+
+    The fields are read here rather than by FastAPI's validation: an empty
+    field means no filter, and a field that cannot be read re-renders the
+    page (400) with a Russian message instead of a JSON error.
+    """
+    query = {k: v for k, v in request.query_params.items()}
+    problem: str | None = None
+    try:
+        filters = AuditFilters.parse(query)
+    except _BadFilter as exc:
+        field = str(exc)
+        problem = context_of(request).catalogue.text(
+            "audit.filter.invalid", field=context_of(request).catalogue.text(_FILTER_LABELS[field])
+        )
+        filters = AuditFilters()
     audit = context_of(request).audit
     page = await asyncio.to_thread(
         audit.query,
-        since=_aware(since),
-        until=_aware(until),
-        actor=actor or None,
-        action=action or None,
-        before=before,
+        since=filters.since,
+        until=filters.until,
+        actor=filters.actor,
+        action=filters.action,
+        before=filters.before,
         limit=100,
     )
     check = chain_report(await asyncio.to_thread(audit.verify))
-    filters = {
-        "since": since.isoformat() if since else "",
-        "until": until.isoformat() if until else "",
-        "actor": actor or "",
-        "action": action or "",
-    }
+    shown = _raw_form(query) if problem is not None else filters.form()
     more = None
     if page.next_before is not None:
-        more = urlencode({k: v for k, v in filters.items() if v} | {"before": page.next_before})
+        more = urlencode(
+            {k: v for k, v in filters.form().items() if v} | {"before": page.next_before}
+        )
     return render(
         request,
         "audit.html",
         who,
+        status=400 if problem is not None else 200,
         page=page,
         check=check,
         problem_key=_problem_key(check.problem),
-        filters=filters,
+        filters=shown,
+        filter_problem=problem,
         more_query=more,
     )

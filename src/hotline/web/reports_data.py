@@ -67,8 +67,12 @@ class Period:
     tz: tzinfo = UTC
 
 
-def metrics_config(db: Database, tz: tzinfo = UTC) -> MetricsConfig:
-    """Each stored queue's norms (a queue with unusable norms keeps the defaults)."""
+def metrics_config(db: Database, tz: tzinfo = UTC, *, strict: bool = False) -> MetricsConfig:
+    """Each stored queue's norms (metrics.md: SL threshold, short abandon, maximum wait).
+
+    A queue with unusable norms keeps the defaults, or with ``strict`` raises
+    :class:`ConfigurationError` naming the queue (the command line's choice).
+    """
     norms: dict[str, QueueNorms] = {}
     for q in QueuesRepository(db).all():
         try:
@@ -78,7 +82,9 @@ def metrics_config(db: Database, tz: tzinfo = UTC) -> MetricsConfig:
                 short_abandon_s=float(q.config.get("short_abandon_s", 5.0)),
                 max_wait_s=float(max_wait) if max_wait is not None else None,
             )
-        except (ConfigurationError, TypeError, ValueError):
+        except (ConfigurationError, TypeError, ValueError) as exc:
+            if strict:
+                raise ConfigurationError(f"queue {q.queue_id}", f"bad norm: {exc}") from None
             continue
     return MetricsConfig(queues=norms, tz=tz)
 

@@ -31,7 +31,13 @@ from hotline.web.errors import ApiError, ErrorCode
 from hotline.web.masking import mask_number, may_see_topic
 from hotline.web.permissions import Permission
 from hotline.web.wallboard import WallboardOut, wallboard
-from hotline.web.workplace import call_actions, queue_actions, require_operator, workplace_of
+from hotline.web.workplace import (
+    apply_operator_state,
+    call_actions,
+    queue_actions,
+    require_operator,
+    workplace_of,
+)
 
 __all__ = ["SupervisorAudit", "supervisor_router"]
 
@@ -171,9 +177,9 @@ async def set_operator_state(
     reason = body.reason
     if body.state == "not_ready" and reason not in workplace_of(request).settings.not_ready_reasons:
         reason = "supervisor"
-    queue_actions(request).set_operator_state(OperatorId(operator_id), body.state, reason)
+    changed = apply_operator_state(request, OperatorId(operator_id), body.state, reason)
     await record(request, who, SupervisorAudit.OPERATOR_STATE, object=f"operator:{operator_id}",
-                 details={"state": body.state, "reason": reason})  # fmt: skip
+                 details={"state": body.state, "reason": reason, "changed": changed})  # fmt: skip
     return _done()
 
 

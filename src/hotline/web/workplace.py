@@ -60,6 +60,7 @@ __all__ = [
     "IdleActions",
     "Workplace",
     "WorkplaceSettings",
+    "apply_operator_state",
     "call_actions",
     "operator_of",
     "queue_actions",
@@ -286,6 +287,24 @@ def queue_actions(conn: HTTPConnection) -> QueueActions:
     """The node's queue actions (:class:`IdleActions` when the app has none)."""
     queues = context_of(conn).queues
     return queues if queues is not None else _IDLE
+
+
+def apply_operator_state(
+    conn: HTTPConnection, operator_id: OperatorId, state: str, reason: str | None
+) -> bool:
+    """Set an operator's state; False (nothing done) when it is in that state already.
+
+    «Готов» on a ready operator (the demo makes an operator ready when the
+    phone registers), «Не в системе» on a logged-out one or the same
+    not-ready reason again are successful no-ops, not a refused transition.
+    """
+    queues = queue_actions(conn)
+    current = next((o for o in queues.operators() if o.operator_id == operator_id), None)
+    same_reason = state != "not_ready" or (current is not None and current.reason == reason)
+    if current is not None and current.state == state and same_reason:
+        return False
+    queues.set_operator_state(operator_id, state, reason)
+    return True
 
 
 def _operator_of_user(repo: AccountsRepository, user_id: str) -> OperatorId | None:

@@ -80,6 +80,8 @@ WORKPLACE_MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "desk.card.timer": "Длительность разговора",
         "desk.card.phase": "Состояние вызова",
         "desk.card.on_hold": "Абонент на удержании",
+        "desk.card.transferred": "Вызов передан. Заполните итоги обращения.",
+        "desk.transfer.failed": "Перевод не состоялся: абонент остался на линии.",
         "desk.card.transcript": "Диалог с голосовым помощником",
         "desk.card.earlier": "Прежние обращения с этого номера",
         "desk.card.earlier_empty": "Прежних обращений нет.",

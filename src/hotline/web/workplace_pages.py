@@ -59,4 +59,5 @@ async def wallboard_page(
         reasons=workplace_of(request).settings.not_ready_reasons,
         can_control=who.has(Permission.QUEUES_CONTROL),
         can_monitor=who.has(Permission.MONITOR),
+        can_live=who.has(Permission.CALLS_VIEW),  # the live socket's permission
     )

@@ -15,9 +15,12 @@ from hotline.app.retention import RetentionJob, next_run_at, policy_of
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings, load_settings
 from hotline.core.clock import FakeClock
+from hotline.reports.metrics_config import MetricsConfig
+from hotline.reports.projection import EventProjector
 from hotline.store.audit import AuditLog, audit_chain_key
 from hotline.store.db import Database
 from hotline.store.events import EventRow, EventStore
+from hotline.store.projections import CallRecordRow, Projections
 from hotline.store.retention import RetentionAction, RetentionStore
 from unit.reports.reports_log import K, Log, at
 
@@ -42,7 +45,8 @@ def _log(recordings: Path) -> Log:
 
 
 async def _store(db: Database, journal: Path, log: Log) -> None:
-    store = EventStore(db, journal)
+    # As the live node writes: call records projected with each batch.
+    store = EventStore(db, journal, projections=Projections(EventProjector(MetricsConfig())))
     for e in log.events:
         store.append(e)
     await store.flush_all()
@@ -82,6 +86,17 @@ def _callers(settings: Settings) -> dict[str, str]:
     return {str(c): str(p["caller"]) for c, p in rows}
 
 
+def _recorded_callers(settings: Settings) -> dict[str, str]:
+    """The callers' numbers as the call-record projection holds them."""
+    db = Database(settings.database_url)
+    try:
+        with db.session() as s:
+            rows = s.execute(select(CallRecordRow.call_id, CallRecordRow.caller)).all()
+    finally:
+        db.dispose()
+    return {str(c): str(n) for c, n in rows}
+
+
 def test_settings_give_the_policy(seeded: Settings) -> None:
     policy = policy_of(seeded)
     assert policy.days_for(None) == 100
@@ -94,10 +109,13 @@ def test_dry_run_then_run(seeded: Settings) -> None:
     assert "would mask numbers in 1 events" in result.stderr
     assert "c2" in result.stdout
     assert _callers(seeded)["c2"] == "+79035550101"
+    assert _recorded_callers(seeded)["c2"] == "+79035550101"
     result = CliRunner().invoke(app, ["retention", "run"])
     assert result.exit_code == 0, result.output
     assert "deleted 0 recordings, masked numbers in 1 events" in result.stderr
     assert _callers(seeded) == {"c1": "+79161234567", "c2": "+7********01"}
+    # The call records are re-projected: no number survives there either.
+    assert _recorded_callers(seeded) == {"c1": "+79161234567", "c2": "+7********01"}
     assert (seeded.recordings_path / "c1.wav").exists()  # health: kept
 
 

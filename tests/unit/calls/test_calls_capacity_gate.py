@@ -266,7 +266,7 @@ def test_busy_message_and_public_surface() -> None:
 
 
 async def test_metrics_show_the_state_and_the_refusals() -> None:
-    from hotline.app.callservice import _capacity_families
+    from hotline.app.capacity_metrics import capacity_families
 
     rig = _rig(max_calls=0)
     rig.ua.incoming(caller_offer())
@@ -274,7 +274,7 @@ async def test_metrics_show_the_state_and_the_refusals() -> None:
     rig.ua.incoming(caller_offer(port=30010))
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in _capacity_families(_gate(rig))
+        for family in capacity_families(_gate(rig))
         for s in family.samples
     }
     assert samples[("hotline_capacity_state", (("state", "busy"),))] == 1

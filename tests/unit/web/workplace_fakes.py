@@ -218,6 +218,9 @@ class FakeCalls:
     ) -> None:
         if operator_id not in self.operators_:
             raise CallActionError(ActionRefusal.NOT_FOUND, "unknown operator")
+        if state in ("ready", "logged_out") and self.operators_[operator_id].state == state:
+            # The ACD's table has no READY --SET_READY--> nor LOGGED_OUT --LOGOUT--> row.
+            raise CallActionError(ActionRefusal.WRONG_STATE, f"already {state}")
         self._act("set_operator_state", operator_id, state, reason)
         self.operators_[operator_id] = OperatorSnapshot(operator_id, state, reason, START, None)
 

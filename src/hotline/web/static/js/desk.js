@@ -6,8 +6,16 @@ import { connectLive, el, label, labels, seconds } from "/static/js/live.js";
 const L = labels();
 const $ = (id) => document.getElementById(id);
 let current = null; // the current call (LiveCallOut)
+let me = null; // this desk's operator id
+let opState = null; // the operator's state (the ACD's code)
 let stateSince = null;
 let consulting = false;
+// A blind transfer this desk made: {callId, at}. The caller goes elsewhere (the ACD puts
+// the operator in wrap-up at once for a queue, when the target answers for an operator or
+// an organisation): the card is in wrap-up mode meanwhile. A transfer that fails leaves
+// the caller talking with the operator: the controls come back after TRANSFER_SETTLE_MS.
+let transferred = null;
+const TRANSFER_SETTLE_MS = 60000;
 
 function problem(text) {
   const p = $("desk-problem");
@@ -15,10 +23,12 @@ function problem(text) {
   p.hidden = !text;
 }
 
+// The answer of fn (true for an empty answer such as 204), or null when it failed.
 async function act(fn) {
   try {
     problem("");
-    return await fn();
+    const answer = await fn();
+    return answer === null || answer === undefined ? true : answer;
   } catch (err) {
     problem(err.message);
     return null;
@@ -26,32 +36,57 @@ async function act(fn) {
 }
 
 function renderOperator(op) {
-  $("op-state").textContent = label(L, `state.${op.state}`, op.state) +
-    (op.reason ? ` — ${label(L, `desk.reason.${op.reason}`, op.reason)}` : "");
+  me = op.operator_id;
+  opState = op.state;
+  // Only a not-ready state has a reason worth showing (the server sends no other).
+  const reason = op.state === "not_ready" && op.reason ? label(L, `desk.reason.${op.reason}`, op.reason) : "";
+  $("op-state").textContent = label(L, `state.${op.state}`, op.state) + (reason ? ` — ${reason}` : "");
   stateSince = Date.parse(op.since);
+}
+
+// The card is in wrap-up mode when the caller has gone elsewhere but the operator still
+// wraps the call up: no call controls, the wrap-up form is what is left to do.
+function wrapMode(call) {
+  if (!call) return false;
+  if (opState === "wrap_up") return true;
+  if (!transferred || transferred.callId !== call.call_id) return false;
+  const stillMine = call.operator_id === me && call.phase === "talking";
+  if (stillMine && Date.now() - transferred.at > TRANSFER_SETTLE_MS) {
+    transferred = null; // the target never took it: the caller is still on the line
+    problem(label(L, "desk.transfer.failed"));
+    return false;
+  }
+  return true;
 }
 
 function renderCall(call) {
   const had = current ? current.call_id : null;
   current = call;
+  if (!call) transferred = null;
+  const wrapping = wrapMode(call);
   $("card").hidden = !call;
   $("card-empty").hidden = !!call;
-  const talking = !!call && call.phase === "talking";
-  for (const id of ["do-hold", "do-resume", "do-hangup", "do-blind", "do-consult"]) {
-    $(id).disabled = !call;
-  }
-  $("do-hold").disabled = !talking || call.on_hold;
-  $("do-resume").disabled = !talking || !call.on_hold;
+  $("card-wrapup").hidden = !wrapping;
+  $("wrapup-panel").classList.toggle("active", wrapping);
+  // Controls act on a call connected to this operator right now, nothing else.
+  const live = !!call && !wrapping && call.operator_id === me && call.phase === "talking";
+  for (const id of ["do-hangup", "do-blind", "do-consult"]) $(id).disabled = !live;
+  $("do-hold").disabled = !live || call.on_hold;
+  $("do-resume").disabled = !live || !call.on_hold;
+  if (!live) consulting = false;
   $("do-complete").disabled = !consulting;
   $("do-cancel").disabled = !consulting;
   if (!call) return;
   $("card-number").textContent = call.number || "—";
   $("card-topic").textContent = call.topic ? label(L, `topic.${call.topic}`, call.topic) : "—";
-  $("card-phase").textContent = label(L, `phase.${call.phase}`, call.phase);
-  $("card-hold").hidden = !call.on_hold;
+  $("card-phase").textContent = wrapping ? label(L, "state.wrap_up") : label(L, `phase.${call.phase}`, call.phase);
+  $("card-hold").hidden = wrapping || !call.on_hold;
   $("wu-call").value = call.call_id;
-  if (call.topic) $("wu-topic").value = call.topic;
-  if (had !== call.call_id) loadAnswers("", call.topic);
+  if (had !== call.call_id) {
+    $("wu-result").textContent = "";
+    if (call.topic) $("wu-topic").value = call.topic;
+    loadAnswers("", call.topic);
+  }
 }
 
 function renderCard(card) {
@@ -140,9 +175,12 @@ async function control(name) {
 async function transfer(path) {
   if (!current || !$("tr-target").value) return;
   const body = { kind: $("tr-kind").value, id: $("tr-target").value };
-  const done = await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(current.call_id)}/${path}`, { method: "POST", body }));
+  const callId = current.call_id;
+  const done = await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(callId)}/${path}`, { method: "POST", body }));
   if (done !== null && path === "consult") consulting = true;
+  if (done !== null && path === "transfer") transferred = { callId, at: Date.now() };
   renderCall(current);
+  if (transferred && current && transferred.callId === current.call_id) $("wu-notes").focus();
 }
 
 function feed(message) {
@@ -171,7 +209,7 @@ function onMessage(m) {
 
 function tickTimers() {
   if (stateSince) $("op-since").textContent = seconds((Date.now() - stateSince) / 1000);
-  if (current && current.answered_at) {
+  if (current && current.answered_at && !wrapMode(current)) {
     $("card-timer").textContent = seconds((Date.now() - Date.parse(current.answered_at)) / 1000);
   } else {
     $("card-timer").textContent = "00:00";

@@ -1,5 +1,6 @@
 // The live socket /api/v1/live: JSON messages (hello, event, desk, card, wallboard),
-// reconnecting with a growing delay. Labels for the codes come from the page's
+// reconnecting with a growing delay once a connection was made; a refused first
+// handshake or a 1008 close ends the attempts (onState(false, 1008)). Labels for the codes come from the page's
 // data attribute (#labels, data-labels).
 
 export function labels() {
@@ -19,11 +20,13 @@ export function connectLive(onMessage, onState = () => {}) {
   let delay = 500;
   let socket = null;
   let stopped = false;
+  let opened = false; // some handshake of this page succeeded
   const open = () => {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/live`);
     socket.addEventListener("open", () => {
       delay = 500;
+      opened = true;
       onState(true);
     });
     socket.addEventListener("message", (e) => {
@@ -34,8 +37,12 @@ export function connectLive(onMessage, onState = () => {}) {
       }
     });
     socket.addEventListener("close", (e) => {
-      onState(false, e.code, e.reason);
-      if (stopped || e.code === 1008) return;
+      // A first handshake that never opened was refused (the page was just served, so
+      // the server is up): retrying would only repeat the refusal. 1008: the session
+      // or the permission ended. Either way the page falls back to what it can poll.
+      const refused = !opened || e.code === 1008;
+      onState(false, refused ? 1008 : e.code, e.reason);
+      if (stopped || refused) return;
       window.setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
     });

@@ -330,7 +330,14 @@ class CallService:
         self.acd.handler = self.controller
         self.menu.attach(self.controller)
         self.capacity = CapacityGate(
-            CapacityGuard(CapacityLimits(max_calls=settings.max_calls)),
+            CapacityGuard(
+                CapacityLimits(
+                    max_calls=settings.max_calls,
+                    busy_lateness_ms=settings.capacity.busy_lateness_ms,
+                    reject_lateness_ms=settings.capacity.reject_lateness_ms,
+                    clear_lateness_ms=settings.capacity.clear_lateness_ms,
+                )
+            ),
             media=self.media, events=self.controller.events, clock=clock,
             spawn=self.controller.hooks.spawn, sig=lambda: self.controller.sig,
         )  # fmt: skip

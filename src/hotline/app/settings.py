@@ -34,6 +34,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -85,6 +86,26 @@ class AcdSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     auto_ready_on_register: bool = False
+
+
+class CapacitySettings(BaseModel):
+    """The capacity guard (``[capacity]`` / ``HOTLINE_CAPACITY__*``; issue 6 item 11).
+
+    New calls hear "all lines are busy" when the media loop's smoothed
+    lateness per 20 ms tick reaches ``busy_lateness_ms``, get 503 from
+    ``reject_lateness_ms``, and are let in again below ``clear_lateness_ms``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    busy_lateness_ms: Annotated[float, Field(gt=0, le=1000)] = 10.0
+    reject_lateness_ms: Annotated[float, Field(gt=0, le=5000)] = 40.0
+    clear_lateness_ms: Annotated[float, Field(ge=0, le=1000)] = 3.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CapacitySettings:
+        if not self.clear_lateness_ms < self.busy_lateness_ms < self.reject_lateness_ms:
+            raise ValueError("need clear_lateness_ms < busy_lateness_ms < reject_lateness_ms")
+        return self
 
 
 class SipSettings(BaseModel):
@@ -211,6 +232,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     web: WebSettings = WebSettings()
     bot: BotSettings = BotSettings()
+    capacity: CapacitySettings = CapacitySettings()
 
     # Set by load_settings, not by the user.
     config_file: Path | None = None

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from hotline.calls.api import ActionRefusal, CallActionError, OperatorSnapshot
 from hotline.core.clock import FakeClock
+from hotline.core.ids import CallId
 from hotline.store.audit import AuditLog
 from hotline.store.db import Database
 from hotline.web.config import WebConfig
@@ -133,7 +134,7 @@ async def test_controls_on_a_call_transferred_away_answer_404(
     assert r.status_code == 204
     # What the real node shows then: the call queued elsewhere, the operator wrapping up.
     fake.calls["c1"] = replace(fake.calls["c1"], phase="queued", operator_id=None)
-    fake.operators_[OPERATOR] = OperatorSnapshot(OPERATOR, "wrap_up", "c1", START, "c1")
+    fake.operators_[OPERATOR] = OperatorSnapshot(OPERATOR, "wrap_up", "c1", START, CallId("c1"))
     fake.done.clear()
     for action in ("hangup", "hold", "resume", "consult/complete", "consult/cancel"):
         refused = await http.post(f"/api/v1/desk/calls/c1/{action}", headers=csrf)

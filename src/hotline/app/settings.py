@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     max_calls: Annotated[int, Field(ge=1)] = 500
+    # SCHED_RR priority for the whole process (media timing on a busy host, like
+    # Asterisk's -p or FreeSWITCH's -rp); None: normal scheduling.  Needs CAP_SYS_NICE.
+    realtime_priority: Annotated[int, Field(ge=1, le=99)] | None = None
     asr_model_dir: Path | None = None  # a Vosk model directory (docs/asr.md)
     acd: AcdSettings = AcdSettings()
     sip: SipSettings = SipSettings()

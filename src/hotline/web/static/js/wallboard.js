@@ -19,10 +19,12 @@ function problem(text) {
   p.hidden = !text;
 }
 
+// The answer of fn (true for an empty answer such as 204), or null when it failed.
 async function act(fn) {
   try {
     problem("");
-    return await fn();
+    const answer = await fn();
+    return answer === null || answer === undefined ? true : answer;
   } catch (err) {
     problem(err.message);
     return null;

@@ -3,7 +3,7 @@
 ``hotline init --demo`` then ``hotline serve`` (a subprocess, as the e2e tests run it).  The
 administrator logs in over HTTP, shortens the general queue's maximum wait and replaces the
 main voice-menu flow with one whose greeting says something new and leads straight to the
-general queue.  A SIPp call to 122 then hears the new flow (the node logs the flow it runs and
+general queue, and adds a trunk (the call path's trunk table takes it at once).  A SIPp call to 122 then hears the new flow (the node logs the flow it runs and
 renders the new greeting before the call: no prompt plays as silence) and, with no operator
 logged in, leaves the general queue at the new 4 s norm instead of the demo's 120 s.
 """
@@ -123,10 +123,14 @@ def test_queue_and_flow_changes_apply_to_the_next_call_without_a_restart(
             assert r.json() == {"saved": True, "applied": True, "restart_needed": False}
             r = http.put("/api/v1/admin/flows/main", json={"yaml": NEW_FLOW}, headers=csrf)
             assert r.json() == {"saved": True, "applied": True, "restart_needed": False}, r.text
+            trunk = {"name": "live-trunk", "host": "127.0.0.2", "inbound_numbers": ["122"]}
+            r = http.put("/api/v1/admin/trunks/live-trunk", json=trunk, headers=csrf)
+            assert r.json() == {"saved": True, "applied": True, "restart_needed": False}, r.text
             listed = {q["queue_id"]: q for q in http.get("/api/v1/admin/queues").json()}
             assert listed["general"]["config"]["max_wait_s"] == MAX_WAIT_S
             assert http.get("/api/v1/admin/flows/main").json()["yaml"] == NEW_FLOW
         _wait(lambda: bool(_logged(log_path, "new menu prompts ready")), "the new greeting")
+        _wait(lambda: bool(_logged(log_path, "trunks reloaded")), "the trunk table", 10)
         missing_before = _metric(base, "hotline_ivr_prompts_missing_total")
         _wait(lambda: _takes_calls(base), "the capacity guard to take calls", 90)
 

@@ -38,7 +38,15 @@ from hotline.app.cli_kb import build_matcher, stored_to_entries
 from hotline.app.demo import DEMO_TOPICS
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipService
-from hotline.app.stored_config import AgentProfiles, LivePrompts, start_queues, stored_flow
+from hotline.app.stored_config import (
+    AgentProfiles,
+    LiveAnswers,
+    LivePrompts,
+    UploadedPrompts,
+    start_queues,
+    stored_flow,
+    stored_trunks,
+)
 from hotline.bot.asr import AsrConfig
 from hotline.bot.asr_vosk import VoskRecognizer
 from hotline.bot.normalize import Normalizer
@@ -58,7 +66,7 @@ from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
 from hotline.calls.ctl_org_transfer import wire_org_transfers
 from hotline.calls.ctl_ports import EventSink, FixedRouting, PhoneContact, Route
 from hotline.calls.ctl_queue import build_queue_phrases
-from hotline.calls.trunks import TrunkConfig, TrunkTable
+from hotline.calls.trunks import TrunkTable
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock
 from hotline.core.errors import HotlineError, RemoteProtocolError
@@ -72,7 +80,8 @@ from hotline.media.engine import MediaEngine
 from hotline.media.prompts import EncodedPrompt, PromptCache, PromptError
 from hotline.reports.projection import EventProjector
 from hotline.sip.endpoint import SipEndpoint
-from hotline.sip.uri import parse_uri
+from hotline.sip.peer import Peer, TransportKind
+from hotline.sip.uri import SipUri, parse_uri
 from hotline.sip.useragent import UserAgent
 from hotline.store.accounts import AccountsRepository
 from hotline.store.db import Database
@@ -108,10 +117,24 @@ BOT_EMBEDDINGS: Final = Path("prompts") / "kb-embeddings.npz"
 
 
 class RegistrarPhones:
-    """Operators' phones from the registrar's live bindings (the operator id is the SIP user)."""
+    """Operators' phones: the registrar's live bindings (the operator id is the SIP user),
+    else the operator's fixed contact URI (R4 "fixed SIP URIs").
+
+    An operator with a fixed URI is left out of :meth:`registered`: its
+    readiness comes from the desk/API, never from a registration.
+    """
 
     def __init__(self, endpoint: SipEndpoint) -> None:
         self._endpoint = endpoint
+        self._fixed: dict[OperatorId, PhoneContact] = {}
+
+    def set_fixed(self, operator_id: OperatorId, contact_uri: str | None) -> None:
+        """Use ``contact_uri`` when the operator has no registration (None: forget it)."""
+        contact = fixed_contact(contact_uri) if contact_uri is not None else None
+        if contact is None:
+            self._fixed.pop(operator_id, None)
+        else:
+            self._fixed[operator_id] = contact
 
     def contacts(self, operator_id: OperatorId) -> Sequence[PhoneContact]:
         found = []
@@ -120,11 +143,32 @@ class RegistrarPhones:
                 found.append(PhoneContact(parse_uri(binding.contact), binding.source))
             except RemoteProtocolError:
                 continue
+        if not found and (fixed := self._fixed.get(operator_id)) is not None:
+            found.append(fixed)
         return found
 
     def registered(self) -> set[OperatorId]:
         registrar, wall = self._endpoint.registrar, self._endpoint.wall_now()
-        return {OperatorId(u) for u in registrar.users() if registrar.bindings(u, wall)}
+        return {
+            OperatorId(u)
+            for u in registrar.users()
+            if registrar.bindings(u, wall) and OperatorId(u) not in self._fixed
+        }
+
+
+def fixed_contact(contact_uri: str) -> PhoneContact | None:
+    """The phone at a fixed ``sip:``/``sips:`` URI (next hop: its host, port and transport)."""
+    try:
+        uri = SipUri.parse(contact_uri, "contact_uri")
+    except RemoteProtocolError as exc:
+        log.warning("fixed contact refused", uri=contact_uri[:80], error=str(exc))
+        return None
+    name = uri.params.get("transport")
+    kind = TransportKind.TLS if uri.secure else TransportKind.UDP
+    if name is not None and name.upper() in TransportKind.__members__:
+        kind = TransportKind(name.upper())
+    default = 5061 if kind is TransportKind.TLS else 5060
+    return PhoneContact(uri, Peer(kind, uri.host, uri.port or default))
 
 
 def default_queues() -> list[QueueConfig]:
@@ -223,15 +267,14 @@ def _approved_answers(db: Database) -> list[StoredAnswer]:
         return []
 
 
-def _answer_matcher(stored: Sequence[StoredAnswer], cache: Path) -> AnswerMatcher | None:
-    """The standard answers' matcher (blocking: embeds the answers once), None if it fails."""
-    try:
-        return build_matcher(stored_to_entries(stored), cache)
-    except (HotlineError, OSError) as exc:
-        log.error(
-            "answer matcher not available: the assistant hands every call over", error=str(exc)
-        )
-        return None
+def _enabled_answers(db: Database) -> list[StoredAnswer]:
+    """The enabled standard answers (blocking; a database error propagates)."""
+    return StandardAnswersRepository(db).list(enabled_only=True)
+
+
+def _answer_matcher(cache: Path, stored: Sequence[StoredAnswer]) -> AnswerMatcher:
+    """The standard answers' matcher (blocking: embeds only texts not in ``cache``)."""
+    return build_matcher(stored_to_entries(stored), cache)
 
 
 def _call_later(delay_s: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
@@ -301,6 +344,7 @@ class CallService:
         sink: EventSink = PublishingSink(self.events, bus) if bus is not None else self.events
         self.phones = RegistrarPhones(sip.endpoint)
         self.trunks = TrunkTable()
+        self.trunks.listeners.append(sip.registrations.sync)  # REGISTER where a trunk asks
         self.external = ExternalRedirector(
             media=self.media,
             trunks=self.trunks,
@@ -358,10 +402,21 @@ class CallService:
         """The web workplace's :class:`~hotline.calls.api.CallActions` and ``QueueActions``."""
         self.ua: UserAgent | None = None
         self.bot: BotCalls | None = None  # the voice assistant (ctl_bot), made on start
+        self.answers = LiveAnswers(
+            functools.partial(_enabled_answers, db),
+            functools.partial(_answer_matcher, settings.data_dir / BOT_EMBEDDINGS),
+            self._install_matcher,
+        )  # the assistant's matcher, rebuilt when the administrator changes an answer
         self._bot_closers: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.agents = AgentProfiles({GENERAL_QUEUE: 5})  # stored accounts → ACD (admin, live)
         self.live_prompts: LivePrompts | None = None  # renders a flow changed while running
+        self.uploaded = UploadedPrompts(settings.data_dir / TTS_CACHE_DIR.parent, PROMPT_CODECS)
+        """The administrator's uploaded recordings, played instead of the texts they name."""
+
+    def _install_matcher(self, matcher: AnswerMatcher | None) -> None:
+        if self.bot is not None:  # calls in progress take it from their next question
+            self.bot.engines = replace(self.bot.engines, matcher=matcher)
 
     def _on_media_event(self, event: MediaEvent) -> None:
         self.controller.on_media_event(event)
@@ -370,6 +425,11 @@ class CallService:
         repo = AccountsRepository(self._db)
         profiles = await asyncio.to_thread(operator_profiles, repo)
         await asyncio.to_thread(self.agents.load, repo)
+        self.agents.fixed_contacts = self.phones.set_fixed
+        for op in await asyncio.to_thread(repo.operators):  # phones at a fixed URI (R4)
+            self.phones.set_fixed(
+                OperatorId(op.sip_username), op.contact_uri if op.enabled else None
+            )
         demo = await asyncio.to_thread(repo.get_meta, "demo_loaded_at")
         self.acd.auto_ready_on_register = self._settings.acd.auto_ready_on_register or bool(demo)
         await self.media.start()
@@ -390,6 +450,9 @@ class CallService:
         self.menu.set_prompts(prompts)
         self.live_prompts = LivePrompts(self.menu, prompts_dir, render_flow_prompts)
         self.menu.render_prompts = self.live_prompts.request
+        await asyncio.to_thread(self.uploaded.refresh)
+        self.menu.recordings = self.uploaded.get
+        self._tasks.append(loop.create_task(self.uploaded.watch(), name="uploaded-prompts"))
         await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
         self.capacity.set_prompts(prompts)
@@ -435,9 +498,10 @@ class CallService:
         synthesizer = create_synthesizer(EngineName.ESPEAK_NG)
         speech = await asyncio.to_thread(SpeechCache, directory, synthesizer, normalizer=normalizer)
         self._bot_closers += [speech.aclose, synthesizer.aclose]
+        self.answers.texts.replace(stored)
         self.bot = BotCalls(
             media=self.media,
-            engines=BotEngines(speech=speech, answers={a.id: a.answer for a in stored}.get),
+            engines=BotEngines(speech=speech, answers=self.answers.texts),
             clock=self._clock,
             call_later=_call_later,
             calls=self.controller.call,
@@ -446,9 +510,9 @@ class CallService:
         self.bot.attach(self.menu)
         self.menu.bot = self.bot
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._load_bot(self.bot, stored), name="bot-engines"))
+        self._tasks.append(loop.create_task(self._load_bot(self.bot), name="bot-engines"))
 
-    async def _load_bot(self, bot: BotCalls, stored: Sequence[StoredAnswer]) -> None:
+    async def _load_bot(self, bot: BotCalls) -> None:
         """Render the assistant's phrases, load the recogniser and the matcher, then use them."""
         await bot.warm_up()
         cfg = self._settings.bot
@@ -457,10 +521,7 @@ class CallService:
             AsrConfig(max_sessions=cfg.asr_max_sessions, workers=cfg.asr_workers),
         )
         self._bot_closers.append(recognizer.aclose)
-        matcher = None
-        if await recognizer.start() and stored:
-            cache = self._settings.data_dir / BOT_EMBEDDINGS
-            matcher = await asyncio.to_thread(_answer_matcher, stored, cache)
+        listening = await recognizer.start()
         bot.engines = replace(
             bot.engines,
             recognizer=recognizer,
@@ -474,19 +535,19 @@ class CallService:
                 ),
                 webrtc_mode=cfg.vad_webrtc_mode,
             ),
-            matcher=matcher,
         )
+        if listening:  # the matcher (rebuilt from then on when an answer changes)
+            await self.answers.start()
         log.info(
             "voice assistant ready",
-            answers=len(stored),
+            answers=len(self.answers.texts),
             listening=bot.engines.complete,
             problem=recognizer.problem,
         )
 
     async def _load_redirects(self, repo: AccountsRepository) -> None:
         """Trunks and the directory of organisations for external redirects (R7)."""
-        trunks = await asyncio.to_thread(repo.trunks)
-        self.trunks.reconfigure(TrunkConfig.from_record(t) for t in trunks)
+        self.trunks.reconfigure(await asyncio.to_thread(stored_trunks, self._db))
         organisations = await asyncio.to_thread(OrganisationsRepository(self._db).all)
         self.external.directory = DirectoryMap(
             {o.organisation_id: o.number for o in organisations if o.enabled}
@@ -517,6 +578,7 @@ class CallService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.answers.aclose()
         if self.bot is not None:  # its engines' loader was cancelled above
             await self.bot.aclose()
         for close in self._bot_closers:

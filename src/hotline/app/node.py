@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -29,7 +30,12 @@ from hotline.app.retention import RetentionJob
 from hotline.app.secrets import load_or_create_secret
 from hotline.app.settings import Settings
 from hotline.app.sipservice import SipCollector, SipService
-from hotline.app.stored_config import AssistantSpeech, DirectoryReload
+from hotline.app.stored_config import (
+    AssistantSpeech,
+    DirectoryReload,
+    TrunksReload,
+    stored_trunks,
+)
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock, SystemClock
 from hotline.store.audit import audit_chain_key
@@ -135,6 +141,10 @@ def _admin_hooks(
         sip=sip,
         profile=calls.agents,
         directory=DirectoryReload(db, calls.external),
+        answers=calls.answers.request,
+        trunks=TrunksReload(
+            functools.partial(stored_trunks, db), calls.trunks, asyncio.get_running_loop()
+        ),
     )
     paths = AdminPaths(
         prompts_dir=settings.data_dir / "prompts",

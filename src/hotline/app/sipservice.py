@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,24 +20,162 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.app.settings import Settings
+from hotline.calls.trunks import TrunkConfig, registration_config
 from hotline.core.clock import Clock
 from hotline.core.errors import LocalProtocolError, RemoteProtocolError
 from hotline.sip.auth import RateLimiter, SipAuthPolicy, TrustedNetworks
 from hotline.sip.digest import DigestAlgorithm, DigestServer, FailureThrottle
 from hotline.sip.endpoint import EndpointConfig, SipEndpoint
-from hotline.sip.message import SipResponse
+from hotline.sip.message import SipRequest, SipResponse
+from hotline.sip.msg_build import make_response
+from hotline.sip.msg_grammar import EMPTY_PARAMS, Params
 from hotline.sip.peer import Peer, TransportKind
 from hotline.sip.qualify import Qualifier
+from hotline.sip.regclient import (
+    RegistrationClient,
+    RegistrationRunner,
+    RegistrationState,
+    TimerHandleLike,
+)
 from hotline.sip.registrar import Binding, BindingChange, BindingChanged, Registrar
 from hotline.sip.trace import SipTracer
 from hotline.sip.txn_model import TimerConfig
+from hotline.sip.uri import SipUri
 from hotline.store.accounts import AccountsRepository
 from hotline.store.bindings import BindingsRepository, StoredBinding
 from hotline.store.db import Database
 
-__all__ = ["SipCollector", "SipService"]
+__all__ = ["SipCollector", "SipService", "TrunkRegistrations"]
 
 log = structlog.get_logger("hotline.sip.service")
+
+UNREGISTER_WAIT_S = 2.0
+"""How long stopping waits for the providers to confirm the un-REGISTERs."""
+
+SendRequest = Callable[[SipRequest, Peer, Callable[[SipResponse], None]], object]
+LocalAddress = Callable[[TransportKind], "tuple[str, int] | None"]
+CallLater = Callable[[float, Callable[[], None]], TimerHandleLike]
+
+
+@dataclass(frozen=True, slots=True)
+class _Registration:
+    trunk: TrunkConfig
+    runner: RegistrationRunner
+
+
+class TrunkRegistrations:
+    """Keeps the node registered at every provider whose trunk asks for it (RFC 3261 §10.2).
+
+    :meth:`sync` is given the trunks each time they are (re)configured; once
+    started, a :class:`RegistrationRunner` per registering trunk sends REGISTER
+    through ``send`` (the endpoint's client transactions), answers challenges,
+    refreshes before expiry and backs off after failures.  A trunk removed or
+    changed is un-registered (``Expires: 0``); :meth:`stop` un-registers all.
+    """
+
+    def __init__(
+        self,
+        send: SendRequest,
+        local: LocalAddress,
+        now: Callable[[], float],
+        call_later: CallLater | None = None,
+    ) -> None:
+        self._send = send
+        self._local = local
+        self._now = now
+        self._call_later = call_later
+        self._wanted: dict[str, TrunkConfig] = {}
+        self._active: dict[str, _Registration] = {}
+        self._leaving: list[RegistrationClient] = []
+        self._started = False
+        self.on_settled: Callable[[], None] | None = None
+        """Called when the last un-REGISTER is answered (stopping waits for it)."""
+
+    def sync(self, trunks: Iterable[TrunkConfig]) -> None:
+        """The trunks as configured now: start, restart or stop registrations to match."""
+        self._wanted = {
+            t.name: t for t in trunks if t.enabled and t.register and t.credentials is not None
+        }
+        if self._started:
+            self._apply()
+
+    def start(self, call_later: CallLater | None = None) -> None:
+        if call_later is not None:
+            self._call_later = call_later
+        self._started = True
+        self._apply()
+
+    def states(self) -> dict[str, RegistrationState]:
+        """Each registering trunk's state, by trunk name."""
+        return {name: reg.runner.client.state for name, reg in self._active.items()}
+
+    def unregister_all(self) -> None:
+        """Send the un-REGISTERs (stop); :meth:`pending` tells when they are answered."""
+        self._started = False
+        for reg in self._active.values():
+            self._leave(reg)
+        self._active.clear()
+
+    def pending(self) -> bool:
+        """True while an un-REGISTER awaits its answer."""
+        self._leaving = [c for c in self._leaving if c.state is RegistrationState.UNREGISTERING]
+        return bool(self._leaving)
+
+    def _leave(self, reg: _Registration) -> None:
+        reg.runner.stop()
+        if reg.runner.client.state is RegistrationState.UNREGISTERING:
+            self._leaving.append(reg.runner.client)
+
+    def _apply(self) -> None:
+        for name, reg in list(self._active.items()):
+            if self._wanted.get(name) != reg.trunk:
+                del self._active[name]
+                self._leave(reg)
+        for name, trunk in self._wanted.items():
+            if name in self._active:
+                continue
+            runner = self._runner(trunk)
+            if runner is None:
+                continue
+            self._active[name] = _Registration(trunk, runner)
+            runner.start()
+            log.info("trunk registering", trunk=name, registrar=trunk.host)
+
+    def _runner(self, trunk: TrunkConfig) -> RegistrationRunner | None:
+        kind = TransportKind(trunk.transport.upper())
+        local = self._local(kind)
+        if local is None or self._call_later is None or trunk.credentials is None:
+            log.warning("trunk not registered: no local address", trunk=trunk.name)
+            return None
+        host, port = local
+        params = (
+            EMPTY_PARAMS
+            if kind is TransportKind.UDP
+            else Params((("transport", kind.value.lower()),))
+        )
+        contact = SipUri(host=host, port=port, user=trunk.credentials.username, params=params)
+        config = registration_config(
+            trunk, contact=contact, via_sent_by=f"{host}:{port}", via_transport=kind.value
+        )
+        if config is None:
+            return None
+        peer = Peer(kind, trunk.host, trunk.port)
+        call_later = self._call_later
+
+        def send(request: SipRequest, on_response: Callable[[SipResponse], None]) -> None:
+            def answered(response: SipResponse) -> None:
+                on_response(response)
+                if self.on_settled is not None and self._leaving and not self.pending():
+                    self.on_settled()
+
+            try:
+                self._send(request, peer, answered)
+            except (LocalProtocolError, RemoteProtocolError, OSError) as exc:
+                log.warning("REGISTER not sent", trunk=trunk.name, error=str(exc))
+                failed = make_response(request, 503)
+                call_later(0.0, lambda: answered(failed))
+
+        return RegistrationRunner(RegistrationClient(config), send, call_later, self._now)
 
 
 class SipService:
@@ -93,6 +232,27 @@ class SipService:
         self._writer: asyncio.Task[None] | None = None
         self.qualifier: Qualifier | None = None
         self._qualify_task: asyncio.Task[None] | None = None
+        self.registrations = TrunkRegistrations(
+            self.endpoint.request, self._local_address, clock.monotonic
+        )
+        """Our registrations at providers (trunks with ``register``); fed by the trunk table."""
+
+    def _local_address(self, kind: TransportKind) -> tuple[str, int] | None:
+        """Our address for a provider's Via and Contact: a wildcard bind is replaced by
+        ``HOTLINE_MEDIA_HOST`` (the server's address) when that is set."""
+        ep = self.endpoint
+        local = {
+            TransportKind.UDP: ep.local_udp,
+            TransportKind.TCP: ep.local_tcp,
+            TransportKind.TLS: ep.local_tls,
+        }[kind]
+        if local is None:
+            return None
+        host, port = local
+        advertised = self._settings.media_host
+        if advertised and host in ("0.0.0.0", "::"):
+            return advertised, port
+        return host, port
 
     # -- credentials ---------------------------------------------------------------
 
@@ -155,9 +315,9 @@ class SipService:
         except OSError as exc:
             host, port = self._settings.sip_host, self._settings.sip_port
             raise OSError(f"SIP {host}:{port}: {exc.strerror or exc} (HOTLINE_SIP_PORT)") from None
-        self._writer = asyncio.get_running_loop().create_task(
-            self._write_bindings(), name="sip-bindings"
-        )
+        loop = asyncio.get_running_loop()
+        self._writer = loop.create_task(self._write_bindings(), name="sip-bindings")
+        self.registrations.start(loop.call_later)
         log.info("sip ready", operators=len(self._ha1) // 2, bindings_restored=len(stored))
 
     def refuse_new(self) -> None:
@@ -195,6 +355,12 @@ class SipService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._qualify_task
             self._qualify_task = None
+        settled = asyncio.Event()
+        self.registrations.on_settled = settled.set
+        self.registrations.unregister_all()
+        if self.registrations.pending():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), UNREGISTER_WAIT_S)
         await self.endpoint.stop()
         if self._writer is not None:
             await self._writes.put(None)
@@ -279,3 +445,11 @@ class SipCollector(Collector):
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], value)
             yield gauge
+        registered = GaugeMetricFamily(
+            "hotline_trunk_registered",
+            "1 while the node is registered at the trunk's provider",
+            labels=["trunk"],
+        )
+        for trunk, state in sorted(self._service.registrations.states().items()):
+            registered.add_metric([trunk], 1.0 if state is RegistrationState.REGISTERED else 0.0)
+        yield registered

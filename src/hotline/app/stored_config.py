@@ -15,14 +15,17 @@ then added to the runner's prompts.  The other live targets of the
 administration (``hotline.web.admin_live``) made here: :class:`AgentProfiles`
 (a stored SIP account → its ACD profile), :class:`DirectoryReload` (the
 organisations the redirects dial) and :class:`AssistantSpeech` (prompts
-rendered from text).
+rendered from text), :class:`LiveAnswers` (the voice assistant's answer
+matcher, rebuilt in the background) and :class:`TrunksReload` (the trunk
+table of outbound calls and redirects).  :class:`UploadedPrompts` are the administrator's
+uploaded recordings, which the menu plays instead of a prompt's text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -30,34 +33,45 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.acd.model import OperatorProfile, QueueConfig
+from hotline.bot.ports import AnswerMatcher
 from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import SynthesisError
 from hotline.calls.ctl_bot import BotCalls
 from hotline.calls.ctl_external import DirectoryMap, OrganisationDirectory
+from hotline.calls.trunks import TrunkConfig, TrunkTable
 from hotline.core.errors import ConfigurationError, HotlineError
-from hotline.core.ids import QueueId
+from hotline.core.ids import OperatorId, QueueId
 from hotline.ivr.flow import Flow
 from hotline.ivr.flow_yaml import flow_from_yaml
 from hotline.ivr.runner import IvrRunner, RenderedPrompts
+from hotline.media.codecs import get_codec
+from hotline.media.prompts import EncodedPrompt, PromptCache, PromptError
 from hotline.store.accounts import AccountsRepository, Operator
 from hotline.store.db import Database
+from hotline.store.kb import StoredAnswer
 from hotline.store.organisations import OrganisationsRepository
 from hotline.store.proposals import FlowsRepository
 from hotline.store.queues import QueuesRepository
 from hotline.web.admin_live import GENERAL_QUEUE, profile_of
+from hotline.web.admin_prompts import CUSTOM_DIR, prompt_ids
 from hotline.web.admin_queues import MAIN_FLOW, queue_config_of
 
 __all__ = [
     "MAIN_FLOW",
     "OPERATOR_ROLE",
     "AgentProfiles",
+    "AnswerTexts",
     "AssistantSpeech",
     "DirectoryReload",
     "FlowRenderer",
+    "LiveAnswers",
     "LivePrompts",
+    "TrunksReload",
+    "UploadedPrompts",
     "staff_user_ids",
     "start_queues",
     "stored_flow",
+    "stored_trunks",
 ]
 
 log = structlog.get_logger("hotline.app.config")
@@ -131,12 +145,18 @@ class AgentProfiles:
     def __init__(self, queue_levels: Mapping[QueueId, int]) -> None:
         self._levels = dict(queue_levels)
         self.staff_users: frozenset[str] = frozenset()
+        self.fixed_contacts: Callable[[OperatorId, str | None], None] | None = None
+        """Told each account's fixed contact URI (``RegistrarPhones.set_fixed``): an
+        administration change of the URI reaches the phone directory at once."""
 
     def load(self, repo: AccountsRepository) -> None:
         """Read which users are staff (blocking: call in a thread)."""
         self.staff_users = staff_user_ids(repo)
 
     def __call__(self, operator: Operator) -> OperatorProfile | None:
+        if self.fixed_contacts is not None:
+            contact = operator.contact_uri if operator.enabled else None
+            self.fixed_contacts(OperatorId(operator.sip_username), contact)
         if operator.user_id is not None and operator.user_id in self.staff_users:
             return None
         return profile_of(operator, self._levels)
@@ -233,3 +253,252 @@ class LivePrompts:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+
+UPLOADED_REFRESH_S: Final = 2.0
+"""How often the uploaded recordings are looked at again (a new upload plays within it)."""
+
+
+class UploadedPrompts:
+    """The recordings uploaded in the administration (``<prompts>/custom/<id>.wav``), encoded.
+
+    :meth:`refresh` (blocking: a thread; :meth:`watch` runs it periodically)
+    encodes each recording once per codec through the media prompt cache,
+    which loads a file again only when its modification time or size
+    changed; :meth:`get` is the menu runner's ``recordings`` lookup and only
+    reads the last table, so it never touches the disk on the event loop.
+    """
+
+    def __init__(self, prompts_dir: Path, codecs: Sequence[str]) -> None:
+        self._dir = prompts_dir
+        self._codecs = tuple(codecs)
+        self._frames = PromptCache()
+        self._encoded: Mapping[tuple[str, str], EncodedPrompt] = {}
+        self._refused: set[tuple[str, int]] = set()
+
+    def get(self, prompt_id: str, codec: str) -> EncodedPrompt | None:
+        return self._encoded.get((prompt_id, codec))
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(prompt_id for prompt_id, _codec in self._encoded)
+
+    def refresh(self) -> int:
+        """Encode the recordings now on disk (blocking); the number of recordings usable."""
+        encoded: dict[tuple[str, str], EncodedPrompt] = {}
+        for prompt_id in prompt_ids(self._dir):
+            path = self._dir / CUSTOM_DIR / f"{prompt_id}.wav"
+            for codec in self._codecs:
+                try:
+                    encoded[(prompt_id, codec)] = self._frames.get(path, get_codec(codec))
+                except PromptError as exc:
+                    self._refuse(prompt_id, path, str(exc))
+        self._encoded = encoded
+        return len(self.ids())
+
+    def _refuse(self, prompt_id: str, path: Path, error: str) -> None:
+        try:
+            key = (prompt_id, path.stat().st_mtime_ns)
+        except OSError:
+            return  # removed meanwhile
+        if key not in self._refused:
+            self._refused.add(key)
+            log.error("uploaded prompt not usable", prompt=prompt_id, error=error)
+
+    async def watch(self, interval_s: float = UPLOADED_REFRESH_S) -> None:
+        """Refresh every ``interval_s`` until cancelled (a new upload plays without a restart)."""
+        known = -1
+        while True:
+            try:
+                count = await asyncio.to_thread(self.refresh)
+            except OSError as exc:
+                log.error("uploaded prompts not read", error=str(exc))
+            else:
+                if count != known:
+                    log.info("uploaded prompts ready", prompts=count)
+                    known = count
+            await asyncio.sleep(interval_s)
+
+
+# -- standard answers and trunks (administration, live) -------------------------------
+
+
+class AnswerTexts:
+    """The approved text of a standard answer by id: the voice assistant's ``answers``.
+
+    One object for the node's life; :meth:`replace` swaps the whole table in
+    one assignment, so a call in progress reads the new texts from its next
+    answer on (a disabled answer is never spoken: its id finds no text).
+    """
+
+    def __init__(self, answers: Iterable[StoredAnswer] = ()) -> None:
+        self._texts: Mapping[str, str] = {}
+        self.replace(answers)
+
+    def __call__(self, answer_id: str) -> str | None:
+        return self._texts.get(answer_id)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def replace(self, answers: Iterable[StoredAnswer]) -> None:
+        self._texts = {a.id: a.answer for a in answers if a.enabled}
+
+
+class LiveAnswers:
+    """The voice assistant's answer matcher, rebuilt when the standard answers change (R12b).
+
+    ``load`` reads the enabled answers and ``build`` indexes them (both
+    blocking: they run in a thread, off the event loop; the matcher's
+    embeddings cache means only new or changed texts are embedded).  When
+    a rebuild is ready, :attr:`texts` and the matcher (given to ``install``)
+    are swapped together in one step on the loop: a call in progress keeps
+    the old matcher until its next question.  No answers: ``install(None)``
+    (the assistant hands every call over).  A failing rebuild keeps the old
+    matcher and texts and is logged.
+
+    :meth:`start` makes the first build (the call service, once the speech
+    recogniser is up); before it :meth:`request` only notes nothing (the
+    first build reads the database as it is then).  Requests while a rebuild
+    runs coalesce into one more rebuild after it.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[StoredAnswer]],
+        build: Callable[[Sequence[StoredAnswer]], AnswerMatcher],
+        install: Callable[[AnswerMatcher | None], None],
+    ) -> None:
+        self._load = load
+        self._build = build
+        self._install = install
+        self.texts = AnswerTexts()
+        self._started = False
+        self._again = False
+        self._task: asyncio.Task[None] | None = None
+        self.rebuilds = 0
+        """Rebuilds that swapped a new matcher in."""
+        self.failures = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """The first build (waits for it); from then on :meth:`request` rebuilds."""
+        self._started = True
+        self.request()
+        await self.wait()
+
+    async def wait(self) -> None:
+        """Until no rebuild runs or is due (the caller's cancellation leaves the rebuild be)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    def request(self) -> bool:
+        """Rebuild in the background (on the event loop's thread); False: no running loop."""
+        if not self._started:
+            return True
+        if self.running:
+            self._again = True
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        self._task = loop.create_task(self._run(), name="answers-rebuild")
+        return True
+
+    async def _run(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self._rebuild()
+
+    async def _rebuild(self) -> None:
+        try:
+            stored = await asyncio.to_thread(self._load)
+            matcher = await asyncio.to_thread(self._build, stored) if stored else None
+        except Exception as exc:  # noqa: BLE001 - a failing rebuild keeps the old matcher
+            self.failures += 1
+            log.error("answer matcher not rebuilt: the old one stays", error=str(exc))
+            return
+        self.texts.replace(stored)  # the texts and the matcher change in one loop step
+        self._install(matcher)
+        self.rebuilds += 1
+        log.info("answer matcher ready", answers=len(self.texts))
+
+    async def aclose(self) -> None:
+        self._started = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def stored_trunks(db: Database) -> list[TrunkConfig]:
+    """The stored trunks as the call path's configs (blocking: call in a thread)."""
+    return [TrunkConfig.from_record(t) for t in AccountsRepository(db).trunks()]
+
+
+class TrunksReload:
+    """Re-reads the trunks into the call path's table (the administration; blocking).
+
+    Called in a worker thread: ``read`` runs there, the whole new table is
+    validated there (a bad trunk keeps the old table: False), then
+    :meth:`TrunkTable.reconfigure <hotline.calls.trunks.TrunkTable.reconfigure>`
+    runs on ``loop`` (the table's listeners, e.g. the provider registrations,
+    are not thread-safe).  Calls in progress keep their slots; the per-trunk
+    call counters carry over for trunks that still exist.  Without ``loop``
+    (or when called on it) the table changes in place at once.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Sequence[TrunkConfig]],
+        table: TrunkTable,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._read = read
+        self._table = table
+        self._loop = loop
+        self._timeout_s = timeout_s
+
+    def __call__(self) -> bool:
+        try:
+            configs = list(self._read())
+            TrunkTable(configs, plan=self._table.plan)  # validates the whole table
+        except (ConfigurationError, SQLAlchemyError) as exc:
+            log.error("trunks not reloaded: the old table stays", error=str(exc))
+            return False
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            return self._apply(configs)
+        future = asyncio.run_coroutine_threadsafe(self._apply_on_loop(configs), loop)
+        try:
+            return future.result(timeout=self._timeout_s)
+        except TimeoutError:
+            future.cancel()
+            log.error("trunks not reloaded: the event loop did not answer")
+            return False
+
+    async def _apply_on_loop(self, configs: Sequence[TrunkConfig]) -> bool:
+        return self._apply(configs)
+
+    def _apply(self, configs: Sequence[TrunkConfig]) -> bool:
+        try:
+            self._table.reconfigure(configs)
+        except (HotlineError, OSError) as exc:  # a listener failed: the table has changed
+            log.error("trunks reloaded with an error", error=str(exc))
+            return False
+        log.info("trunks reloaded", trunks=len(configs))
+        return True
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -370,6 +370,8 @@ class TrunkTable:
         self.plan = plan
         self._entries: dict[str, _Entry] = {}
         self._counters: dict[str, _Counter] = {}
+        self.listeners: list[Callable[[tuple[TrunkConfig, ...]], None]] = []
+        """Told the new trunks after each :meth:`reconfigure` (e.g. to register at providers)."""
         self.reconfigure(trunks)
 
     # -- configuration ---------------------------------------------------------------
@@ -395,6 +397,8 @@ class TrunkTable:
                 counter.limit = 0
         for name, entry in entries.items():
             self._counters.setdefault(name, _Counter(entry.config.max_calls))
+        for listener in self.listeners:
+            listener(self.trunks)
 
     @property
     def trunks(self) -> tuple[TrunkConfig, ...]:

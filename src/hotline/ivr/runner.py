@@ -282,6 +282,9 @@ class IvrRunner:
         self.render_prompts: Callable[[tuple[str, ...]], None] | None = None
         """Asked for the texts a new flow says that have no rendering (:meth:`set_flow`);
         the renderer hands them back through :meth:`add_prompts`."""
+        self.recordings: Callable[[str, str], EncodedPrompt | None] | None = None
+        """Uploaded recordings by (prompt id, codec name); one found is played instead
+        of the prompt's text rendering (``stored_config.UploadedPrompts.get``)."""
         self.missing_prompts = 0
         self.errors = 0
 
@@ -504,7 +507,11 @@ class IvrRunner:
         parts: list[PlaybackPart] = []
         for prompt in prompts:
             text = prompt_text(call.flow, prompt)
-            encoded = None if text is None else self._prompts.get(text, call.codec)
+            encoded = None
+            if prompt.prompt_id is not None and self.recordings is not None:
+                encoded = self.recordings(prompt.prompt_id, call.codec)
+            if encoded is None and text is not None:
+                encoded = self._prompts.get(text, call.codec)
             if encoded is None:
                 self.missing_prompts += 1
                 log.error(

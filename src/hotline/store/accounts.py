@@ -1,4 +1,10 @@
-"""Repositories for people and SIP accounts: users, operators, trunks."""
+"""Repositories for people and SIP accounts: users, operators, trunks.
+
+An operator may have a fixed contact URI (a desk phone that does not
+register, R4 "fixed SIP URIs"): kept in ``operator_contacts``, one row per
+such operator (registered on :data:`Base.metadata` by importing this module;
+migration 0013).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,32 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.store.db import Database
-from hotline.store.models import MetaRow, OperatorRow, TrunkRow, UserRow
+from hotline.store.models import Base, MetaRow, OperatorRow, TrunkRow, UserRow
 
-__all__ = ["AccountsRepository", "Operator", "Trunk", "User"]
+__all__ = [
+    "MAX_CONTACT_URI_CHARS",
+    "AccountsRepository",
+    "Operator",
+    "OperatorContactRow",
+    "Trunk",
+    "User",
+]
+
+MAX_CONTACT_URI_CHARS = 255
+
+
+class OperatorContactRow(Base):
+    """The fixed contact URI of an operator whose phone does not register."""
+
+    __tablename__ = "operator_contacts"
+    operator_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_uri: Mapped[str] = mapped_column(String(MAX_CONTACT_URI_CHARS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +63,7 @@ class Operator:
     ha1_sha256: str
     skills: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    contact_uri: str | None = None  # a fixed SIP URI, used when the phone has no registration
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +115,24 @@ class AccountsRepository:
                     enabled=op.enabled,
                 )
             )
+            if op.contact_uri is not None:
+                s.flush()  # the operator's row first: the contact refers to it
+                s.add(OperatorContactRow(operator_id=op.id, contact_uri=op.contact_uri))
+
+    def set_operator_contact(self, operator_id: str, contact_uri: str | None) -> bool:
+        """Set (or with None clear) an operator's fixed contact URI; False: no such operator."""
+        with self._db.session() as s, s.begin():
+            if s.get(OperatorRow, operator_id) is None:
+                return False
+            row = s.get(OperatorContactRow, operator_id)
+            if contact_uri is None:
+                if row is not None:
+                    s.delete(row)
+            elif row is None:
+                s.add(OperatorContactRow(operator_id=operator_id, contact_uri=contact_uri))
+            else:
+                row.contact_uri = contact_uri
+            return True
 
     def add_trunk(self, trunk: Trunk) -> None:
         with self._db.session() as s, s.begin():
@@ -116,13 +161,17 @@ class AccountsRepository:
 
     def operators(self) -> list[Operator]:
         with self._db.session() as s:
+            contacts = {c.operator_id: c.contact_uri for c in s.scalars(select(OperatorContactRow))}
             rows = s.scalars(select(OperatorRow).order_by(OperatorRow.sip_username))
-            return [_operator(r) for r in rows]
+            return [_operator(r, contacts.get(r.id)) for r in rows]
 
     def operator_by_sip_username(self, username: str) -> Operator | None:
         with self._db.session() as s:
             row = s.scalar(select(OperatorRow).where(OperatorRow.sip_username == username))
-            return _operator(row) if row is not None else None
+            if row is None:
+                return None
+            contact = s.get(OperatorContactRow, row.id)
+            return _operator(row, contact.contact_uri if contact is not None else None)
 
     def trunks(self) -> list[Trunk]:
         with self._db.session() as s:
@@ -131,7 +180,7 @@ class AccountsRepository:
     def clear(self) -> None:
         """Delete every account (used by ``hotline init --force``)."""
         with self._db.session() as s, s.begin():
-            for model in (OperatorRow, UserRow, TrunkRow):
+            for model in (OperatorContactRow, OperatorRow, UserRow, TrunkRow):
                 s.execute(delete(model))
 
     def set_meta(self, key: str, value: str) -> None:
@@ -157,7 +206,7 @@ def _user(r: UserRow) -> User:
     )
 
 
-def _operator(r: OperatorRow) -> Operator:
+def _operator(r: OperatorRow, contact_uri: str | None = None) -> Operator:
     return Operator(
         id=r.id,
         name=r.name,
@@ -168,6 +217,7 @@ def _operator(r: OperatorRow) -> Operator:
         ha1_sha256=r.ha1_sha256,
         skills=dict(r.skills),
         enabled=r.enabled,
+        contact_uri=contact_uri,
     )
 
 

@@ -12,8 +12,8 @@ argon2id hash, an operator's SIP password as its two digest HA1 values
 (RFC 8760: MD5 and SHA-256 of ``user:realm:password``).  Disabling a user or
 resetting their password ends their sessions.  Operator changes go to the
 running ACD (profiles) and SIP service (credentials) at once; trunk changes
-reach the SIP service's trusted networks at once, while the call routing
-reads trunks at start (``restart_needed`` in the answer).
+reach the SIP service's trusted networks and the call path's trunk table
+(outbound calls, redirects, registrations at providers) at once.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ import secrets
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from hotline.core.errors import RemoteProtocolError
 from hotline.sip.digest import DigestAlgorithm, ha1
+from hotline.sip.uri import SipUri
 from hotline.store.account_updates import AccountUpdates
-from hotline.store.accounts import AccountsRepository, Operator, Trunk, User
+from hotline.store.accounts import MAX_CONTACT_URI_CHARS, AccountsRepository, Operator, Trunk, User
 from hotline.store.audit import AuditAction
 from hotline.web.admin_common import ADMIN_CONFIG, ADMIN_USERS, Applied, blocking
 from hotline.web.admin_live import live_of
@@ -60,6 +62,20 @@ PRIVILEGED_ROLES: Final = frozenset({Role.ADMINISTRATOR.value, Role.AUDITOR.valu
 SkillName = Annotated[str, Field(pattern=SKILL_PATTERN)]
 SkillLevel = Annotated[int, Field(ge=1, le=10)]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
+
+
+def _sip_uri(value: str) -> str:
+    """A fixed phone's contact: a sip/sips URI with a host ("" clears it in a patch)."""
+    if value == "":
+        return value
+    try:
+        SipUri.parse(value, "contact_uri")
+    except RemoteProtocolError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+ContactUri = Annotated[str, Field(max_length=MAX_CONTACT_URI_CHARS), AfterValidator(_sip_uri)]
 
 
 class UserOut(BaseModel):
@@ -102,6 +118,7 @@ class OperatorOut(BaseModel):
     sip_realm: str
     skills: dict[str, Any]
     enabled: bool
+    contact_uri: str | None = None
 
 
 class OperatorIn(BaseModel):
@@ -113,6 +130,7 @@ class OperatorIn(BaseModel):
     skills: dict[SkillName, SkillLevel] = Field(default_factory=dict, max_length=64)
     user_id: str | None = Field(default=None, max_length=32)
     enabled: bool = True
+    contact_uri: ContactUri | None = None  # a phone that does not register ("" = none)
 
 
 class OperatorPatch(BaseModel):
@@ -120,6 +138,7 @@ class OperatorPatch(BaseModel):
     skills: dict[SkillName, SkillLevel] | None = Field(default=None, max_length=64)
     user_id: str | None = Field(default=None, max_length=32)
     enabled: bool | None = None
+    contact_uri: ContactUri | None = None  # "" removes the fixed URI
 
 
 class TrunkOut(BaseModel):
@@ -169,6 +188,7 @@ def _operator_out(o: Operator) -> OperatorOut:
         sip_realm=o.sip_realm,
         skills=dict(o.skills),
         enabled=o.enabled,
+        contact_uri=o.contact_uri,
     )
 
 
@@ -357,6 +377,7 @@ async def create_operator(
         ha1_sha256=sha256,
         skills=dict(body.skills),
         enabled=body.enabled,
+        contact_uri=body.contact_uri or None,
     )
     await blocking(repo.add_operator, operator)
     applied, _ = await _apply_operators(request)
@@ -393,6 +414,9 @@ async def patch_operator(
     )
     if not found:
         raise ApiError(ErrorCode.NOT_FOUND)
+    if body.contact_uri is not None:
+        repo = AccountsRepository(ctx.db)
+        await blocking(repo.set_operator_contact, operator_id, body.contact_uri or None)
     applied, _ = await _apply_operators(request)
     await record(
         request,
@@ -472,12 +496,14 @@ async def put_trunk(
     await blocking(AccountUpdates(ctx.db).save_trunk, trunk)
     live = live_of(request)
     networks = await blocking(live.reload_accounts) if live is not None else False
+    routing = await blocking(live.reload_trunks) if live is not None else False
+    applied = networks and routing
     await record(
         request,
         who,
         AuditAction.CONFIG_CHANGED,
         object=f"trunk:{trunk_id}",
-        details={**body.model_dump(mode="json"), "applied": networks},
+        details={**body.model_dump(mode="json"), "applied": applied},
     )
-    # Trusted networks apply at once; the call routing reads trunks at start.
-    return Applied(applied=networks, restart_needed=True)
+    # Trusted networks (SIP service) and the trunk table (calls, registrations) at once.
+    return Applied(applied=applied, restart_needed=not applied)

@@ -251,8 +251,8 @@ async def put_answer(
         object=f"answer:{answer_id}",
         details={"topic": body.topic, "title": body.title, "enabled": body.enabled},
     )
-    # The desk searches the database; the voice assistant's index is built at start.
-    return Applied(applied=True, restart_needed=True)
+    # The desk searches the database; the voice assistant's matcher is rebuilt.
+    return Applied(applied=True, restart_needed=not _reload_answers(request))
 
 
 @admin_directory_router.post(
@@ -273,7 +273,13 @@ async def disable_answer(
         object=f"answer:{answer_id}",
         details={"enabled": False},
     )
-    return Applied(applied=True, restart_needed=True)
+    return Applied(applied=True, restart_needed=not _reload_answers(request))
+
+
+def _reload_answers(request: Request) -> bool:
+    """Ask the running node to rebuild the assistant's matcher (in the background)."""
+    live = live_of(request)
+    return live.reload_answers() if live is not None else False
 
 
 # -- proposals register ------------------------------------------------------------------

@@ -17,7 +17,13 @@ a :class:`LiveConfiguration`, if the node installed one
 * a voice-menu flow → the IVR runner's ``set_flow``: calls that start from
   then on take the new flow, calls in the menu finish on the old one;
 * the organisations directory → the numbers that the menu's and the
-  operators' redirects dial (``directory``, a blocking re-read).
+  operators' redirects dial (``directory``, a blocking re-read);
+* the standard answers → the voice assistant's answer matcher, rebuilt in
+  the background and swapped in when ready (``answers``, non-blocking: it
+  only asks for the rebuild, on the event loop);
+* trunks (host, port, numbers, limits) → the trunk table of outbound calls
+  and redirects, and the providers' registrations (``trunks``, a blocking
+  re-read; calls in progress keep their trunk slots).
 
 :class:`AcdLiveConfiguration` is the implementation over
 :class:`~hotline.acd.service.AcdService` and the IVR runner.  Without an
@@ -91,6 +97,18 @@ class LiveConfiguration(Protocol):
 
     def reload_directory(self) -> bool:
         """Re-read the organisations directory for redirects (blocking); False: not possible."""
+        ...
+
+    def reload_answers(self) -> bool:
+        """Rebuild the voice assistant's matcher in the background (call on the event loop).
+
+        True: the rebuild is asked for (the assistant takes the new answers
+        when it is ready); False: not possible.
+        """
+        ...
+
+    def reload_trunks(self) -> bool:
+        """Re-read the trunks for calls and registrations (blocking); False: not possible."""
         ...
 
 
@@ -168,6 +186,8 @@ class AcdLiveConfiguration:
         profile: Callable[[Operator], OperatorProfile | None] | None = None,
         fallback_queue: QueueId = GENERAL_QUEUE,
         directory: Callable[[], None] | None = None,
+        answers: Callable[[], bool] | None = None,
+        trunks: Callable[[], bool] | None = None,
     ) -> None:
         self._acd = acd
         self._menu = menu
@@ -176,6 +196,8 @@ class AcdLiveConfiguration:
         self._profile = profile or (lambda op: profile_of(op, self._queue_levels))
         self._fallback = fallback_queue
         self._directory = directory
+        self._answers = answers
+        self._trunks = trunks
 
     def apply_queue(self, config: QueueConfig) -> None:
         if self._acd.has_queue(config.queue_id):
@@ -214,6 +236,12 @@ class AcdLiveConfiguration:
             return False
         self._directory()
         return True
+
+    def reload_answers(self) -> bool:
+        return self._answers() if self._answers is not None else False
+
+    def reload_trunks(self) -> bool:
+        return self._trunks() if self._trunks is not None else False
 
 
 def install_live_configuration(target: LiveConfiguration) -> Callable[[FastAPI], None]:

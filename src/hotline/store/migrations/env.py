@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # Imported for their side effect: they register their tables on Base.metadata.
+import hotline.store.accounts
 import hotline.store.audit
 import hotline.store.events
 import hotline.store.feed_outbox

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -38,7 +39,7 @@ from hotline.bot.prompt_cache import PromptCache as SpeechCache
 from hotline.bot.tts import SynthesisError
 from hotline.calls.ctl_bot import BotCalls
 from hotline.calls.ctl_external import DirectoryMap, OrganisationDirectory
-from hotline.calls.trunks import TrunkConfig, TrunkTable
+from hotline.calls.trunks import TrunkConfig, TrunkCredentials, TrunkTable
 from hotline.core.errors import ConfigurationError, HotlineError
 from hotline.core.ids import OperatorId, QueueId
 from hotline.ivr.flow import Flow
@@ -52,6 +53,7 @@ from hotline.store.kb import StoredAnswer
 from hotline.store.organisations import OrganisationsRepository
 from hotline.store.proposals import FlowsRepository
 from hotline.store.queues import QueuesRepository
+from hotline.store.trunk_credentials import TrunkCredentialsRepository
 from hotline.web.admin_live import GENERAL_QUEUE, profile_of
 from hotline.web.admin_prompts import CUSTOM_DIR, prompt_ids
 from hotline.web.admin_queues import MAIN_FLOW, queue_config_of
@@ -437,8 +439,26 @@ class LiveAnswers:
 
 
 def stored_trunks(db: Database) -> list[TrunkConfig]:
-    """The stored trunks as the call path's configs (blocking: call in a thread)."""
-    return [TrunkConfig.from_record(t) for t in AccountsRepository(db).trunks()]
+    """The stored trunks as the call path's configs (blocking: call in a thread).
+
+    A trunk with stored credentials answers the provider's challenges with
+    them and registers there when its ``register`` is set
+    (``hotline.store.trunk_credentials``).
+    """
+    secrets = TrunkCredentialsRepository(db).secrets()
+    configs: list[TrunkConfig] = []
+    for trunk in AccountsRepository(db).trunks():
+        config = TrunkConfig.from_record(trunk)
+        stored = secrets.get(trunk.id)
+        if stored is not None:
+            config = replace(
+                config,
+                credentials=TrunkCredentials(stored.username, stored.password),
+                register=stored.register,
+                register_expires_s=stored.register_expires_s,
+            )
+        configs.append(config)
+    return configs
 
 
 class TrunksReload:

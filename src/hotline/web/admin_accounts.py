@@ -13,7 +13,10 @@ argon2id hash, an operator's SIP password as its two digest HA1 values
 resetting their password ends their sessions.  Operator changes go to the
 running ACD (profiles) and SIP service (credentials) at once; trunk changes
 reach the SIP service's trusted networks and the call path's trunk table
-(outbound calls, redirects, registrations at providers) at once.
+(outbound calls, redirects, registrations at providers) at once.  A trunk's
+password at its provider is write-only: never answered nor audited (the
+answers say ``has_password``); a PUT without ``password`` keeps the stored
+one, a PUT without ``username`` removes the credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import secrets
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from hotline.core.errors import RemoteProtocolError
 from hotline.sip.digest import DigestAlgorithm, ha1
@@ -30,6 +33,13 @@ from hotline.sip.uri import SipUri
 from hotline.store.account_updates import AccountUpdates
 from hotline.store.accounts import MAX_CONTACT_URI_CHARS, AccountsRepository, Operator, Trunk, User
 from hotline.store.audit import AuditAction
+from hotline.store.trunk_credentials import (
+    MAX_TRUNK_PASSWORD_CHARS,
+    MAX_TRUNK_USERNAME_CHARS,
+    StoredTrunkCredentials,
+    TrunkCredentialsRepository,
+    TrunkLogin,
+)
 from hotline.web.admin_common import ADMIN_CONFIG, ADMIN_USERS, Applied, blocking
 from hotline.web.admin_live import live_of
 from hotline.web.audit_api import reason_of, record
@@ -56,6 +66,10 @@ SKILL_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 256
 MAX_REASON: Final = 500
+#: A trunk's user name and realm go into SIP header quoted strings: no controls, quotes, backslashes.
+TRUNK_TOKEN_PATTERN: Final = r'^[^\x00-\x1f\x7f"\\]+$'
+MIN_REGISTER_EXPIRES_S: Final = 60
+MAX_REGISTER_EXPIRES_S: Final = 86_400
 #: Roles whose password reset needs a reason (taking over such an account is the risk).
 PRIVILEGED_ROLES: Final = frozenset({Role.ADMINISTRATOR.value, Role.AUDITOR.value})
 
@@ -151,6 +165,14 @@ class TrunkOut(BaseModel):
     inbound_numbers: list[str]
     max_calls: int
     enabled: bool
+    username: str | None = None
+    has_password: bool = False  # the password itself is write-only
+    realm: str | None = None
+    # "register" on the wire: the Python name would shadow ``BaseModel.register`` (ABC).
+    registers: bool = Field(default=False, alias="register")
+    register_expires_s: int = 600
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class TrunkIn(BaseModel):
@@ -166,6 +188,31 @@ class TrunkIn(BaseModel):
     )
     max_calls: int = Field(default=30, ge=1, le=10_000)
     enabled: bool = True
+    # Our account at the provider: digest answers and registration (RFC 3261 §10.2, §22.2).
+    username: str | None = Field(
+        default=None, max_length=MAX_TRUNK_USERNAME_CHARS, pattern=TRUNK_TOKEN_PATTERN
+    )
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TRUNK_PASSWORD_CHARS,
+        json_schema_extra={"writeOnly": True},
+    )
+    realm: str | None = Field(default=None, max_length=255, pattern=TRUNK_TOKEN_PATTERN)
+    registers: bool = Field(default=False, alias="register")
+    register_expires_s: int = Field(
+        default=600, ge=MIN_REGISTER_EXPIRES_S, le=MAX_REGISTER_EXPIRES_S
+    )
+
+    @model_validator(mode="after")
+    def _registration_needs_a_user(self) -> TrunkIn:
+        if self.registers and not self.username:
+            raise ValueError("register needs a username and a password")
+        if self.password is not None and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def _user_out(u: User) -> UserOut:
@@ -192,7 +239,7 @@ def _operator_out(o: Operator) -> OperatorOut:
     )
 
 
-def _trunk_out(t: Trunk) -> TrunkOut:
+def _trunk_out(t: Trunk, login: TrunkLogin | None = None) -> TrunkOut:
     return TrunkOut(
         id=t.id,
         name=t.name,
@@ -203,6 +250,11 @@ def _trunk_out(t: Trunk) -> TrunkOut:
         inbound_numbers=list(t.inbound_numbers),
         max_calls=t.max_calls,
         enabled=t.enabled,
+        username=login.username if login is not None else None,
+        has_password=login.has_password if login is not None else False,
+        realm=login.realm if login is not None else None,
+        register=login.register if login is not None else False,
+        register_expires_s=login.register_expires_s if login is not None else 600,
     )
 
 
@@ -465,8 +517,10 @@ async def set_sip_password(
 
 @admin_accounts_router.get("/trunks", response_model=list[TrunkOut], summary="SIP trunks")
 async def list_trunks(request: Request, who: Annotated[Principal, ADMIN_CONFIG]) -> list[TrunkOut]:
-    found = await blocking(AccountsRepository(context_of(request).db).trunks)
-    return [_trunk_out(t) for t in found]
+    db = context_of(request).db
+    found = await blocking(AccountsRepository(db).trunks)
+    logins = await blocking(TrunkCredentialsRepository(db).logins)
+    return [_trunk_out(t, logins.get(t.id)) for t in found]
 
 
 @admin_accounts_router.put(
@@ -482,6 +536,13 @@ async def put_trunk(
     others = await blocking(AccountsRepository(ctx.db).trunks)
     if any(t.name == body.name and t.id != trunk_id for t in others):
         raise ApiError(ErrorCode.CONFLICT)
+    credentials = TrunkCredentialsRepository(ctx.db)
+    password = body.password
+    if body.username and password is None:  # write-only: an omitted password keeps the stored one
+        stored = await blocking(credentials.get, trunk_id)
+        password = stored.password if stored is not None else None
+        if password is None:
+            raise ApiError(ErrorCode.VALIDATION_FAILED, params={"field": "password"})
     trunk = Trunk(
         id=trunk_id,
         name=body.name,
@@ -494,16 +555,29 @@ async def put_trunk(
         enabled=body.enabled,
     )
     await blocking(AccountUpdates(ctx.db).save_trunk, trunk)
+    if body.username and password is not None:
+        login = StoredTrunkCredentials(
+            trunk_id=trunk_id,
+            username=body.username,
+            password=password,
+            realm=body.realm or None,
+            register=body.registers,
+            register_expires_s=body.register_expires_s,
+        )
+        await blocking(credentials.set, login)
+    else:
+        await blocking(credentials.clear, trunk_id)
     live = live_of(request)
     networks = await blocking(live.reload_accounts) if live is not None else False
     routing = await blocking(live.reload_trunks) if live is not None else False
     applied = networks and routing
+    details = body.model_dump(mode="json", by_alias=True, exclude={"password"})
     await record(
         request,
         who,
         AuditAction.CONFIG_CHANGED,
         object=f"trunk:{trunk_id}",
-        details={**body.model_dump(mode="json"), "applied": applied},
+        details={**details, "password_changed": body.password is not None, "applied": applied},
     )
     # Trusted networks (SIP service) and the trunk table (calls, registrations) at once.
     return Applied(applied=applied, restart_needed=not applied)

@@ -13,6 +13,7 @@ import hotline.store.kb
 import hotline.store.organisations
 import hotline.store.proposals
 import hotline.store.retention
+import hotline.store.trunk_credentials
 import hotline.store.web_sessions
 import hotline.store.wrapups  # noqa: F401
 from hotline.store.models import Base

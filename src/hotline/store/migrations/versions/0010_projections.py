@@ -8,7 +8,7 @@ that already holds events the projections start stale (reports read the raw
 events) until they are rebuilt.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import hotline.store.projections
 import hotline.store.rollups  # noqa: F401
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

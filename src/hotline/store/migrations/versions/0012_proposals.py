@@ -1,7 +1,7 @@
 """The proposals register (R12e) and stored voice-menu flows.
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Trunks' credentials at the providers and whether we register there (RFC 3261 §10.2, §22.2).
 
 Revision ID: 0014
-Revises: 0007
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

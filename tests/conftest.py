@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from support.nodeenv import TEST_NODE_CAPACITY
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
@@ -32,6 +34,7 @@ def hotline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
         "HOTLINE_HTTP_PORT": str(free_port()),
         "HOTLINE_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
         "HOTLINE_LOG_FORMAT": "json",
+        **TEST_NODE_CAPACITY,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -27,10 +27,9 @@ from hotline.calls.ctl_consult import ConsultState
 from hotline.core.clock import SystemClock
 from hotline.core.ids import OperatorId
 from hotline.reports.events import EventKind
-from hotline.sip.peer import Peer, TransportKind
-from hotline.sip.registrar import Binding
 from support.peers import require, run_sipp
 from support.scenarios import bye_steps, caller_scenario
+from support.sipnode import bind_udp_phone
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +39,7 @@ OP1, OP2 = OperatorId("1001"), OperatorId("1002")
 
 def bind_sipp_phone(node: FeatureNode, port: int) -> None:
     """Put 1001's contact into the registrar as a REGISTER from the SIPp UAS would."""
-    now = node.endpoint.wall_now()
-    node.endpoint.registrar.restore(
-        Binding(
-            aor="1001",
-            contact=f"sip:1001@127.0.0.1:{port}",
-            expires_at=now + 300,
-            call_id="sipp-attended-test",
-            cseq=1,
-            q=None,
-            source=Peer(TransportKind.UDP, "127.0.0.1", port),
-        ),
-        now,
-    )
+    bind_udp_phone(node.endpoint, "1001", port, "sipp-attended-test")
 
 
 def long_caller() -> str:

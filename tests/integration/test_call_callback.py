@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,28 +21,29 @@ from pathlib import Path
 
 import pytest
 from test_call_menu import sipp_dir
-from test_call_path import PASSWORDS, TRUNK_IP, EventList, Span, phone
+from test_call_path import PASSWORDS, TRUNK_IP, EventList, phone
 
 from hotline.acd.agent import OperatorState
-from hotline.acd.model import OperatorProfile, QueueConfig
-from hotline.acd.router import AcdEngine
+from hotline.acd.model import QueueConfig
 from hotline.acd.service import AcdService
 from hotline.app.callservice import RegistrarPhones
 from hotline.calls.actions import LiveActions
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_callback import CallbackPolicy
 from hotline.calls.ctl_dialout import OutboundDesks, wire_outbound
-from hotline.calls.ctl_ports import FixedRouting, Route
 from hotline.calls.trunks import TrunkConfig, TrunkTable
-from hotline.core.clock import SystemClock
 from hotline.core.ids import OperatorId, QueueId, TopicId
 from hotline.media.engine import MediaEngine
 from hotline.reports.events import EventKind
-from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
+from support.callnode import LoopbackNode, random_port_base, trunk_node_core
 from support.peers import SippResult, free_udp_port, require, run_sipp
-from support.scenarios import ANSWER_BYE_STEPS, caller_scenario
-from support.sipnode import sip_endpoint
+from support.scenarios import (
+    ANSWER_BYE_STEPS,
+    caller_scenario,
+    phone_answer_and_bye,
+    phone_final,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,87 +52,16 @@ PHONE_IP = "127.0.0.3"  # the citizen's phone behind the local test trunk
 OPERATOR = OperatorId("1001")
 
 # The citizen's phone: answers PCMA, echoes the audio, hangs up after 3 s.
-UAS_ANSWER_AND_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="the caller's phone: answer, talk 3 s, hang up">
-  <recv request="INVITE">
-    <action>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="peer_contact"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTagPh[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-]]></send>
-  <send retrans="500"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTagPh[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=phone 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-]]></send>
-  <recv request="ACK">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer_from"/>
-    </action>
-  </recv>
-  <pause milliseconds="3000"/>
-  <send retrans="500"><![CDATA[
-BYE [$peer_contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:phone@[local_ip]:[local_port]>;tag=[pid]SIPpTagPh[call_number]
-To: [$peer_from]
-[last_Call-ID:]
-CSeq: 2 BYE
-Max-Forwards: 70
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+UAS_ANSWER_AND_BYE = phone_answer_and_bye(
+    "the caller's phone: answer, talk 3 s, hang up", 3000, ringing=True
+)
 
 # The citizen's phone is busy: 486 to every INVITE.
-UAS_BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="the caller's phone is busy">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 486 Busy Here
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTagBusy[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-]]></send>
-  <recv request="ACK"/>
-</scenario>
-"""
+UAS_BUSY = phone_final("the caller's phone is busy", "486", "Busy Here", tag="SIPpTagBusy")
 
 
 @dataclass
-class OutboundNode:
-    endpoint: SipEndpoint
+class OutboundNode(LoopbackNode):
     media: MediaEngine
     acd: AcdService
     controller: CallController
@@ -141,11 +70,6 @@ class OutboundNode:
     trunks: TrunkTable
     events: EventList
     phones: RegistrarPhones
-
-    @property
-    def port(self) -> int:
-        assert self.endpoint.local_udp is not None
-        return self.endpoint.local_udp[1]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
         for _ in range(int(timeout_s / 0.1)):
@@ -170,54 +94,37 @@ async def outbound_node(
     tmp_path: Path, phone_port: int, *, policy: CallbackPolicy | None = None
 ) -> AsyncIterator[OutboundNode]:
     """A node with the outbound desks; operators are READY only when a test says so."""
-    clock = SystemClock()
     events = EventList()
-    base = 38000 + 2 * random.randrange(0, 2000)
     queue = QueueConfig(
         queue_id=GENERAL, name="General", topic=TopicId("general"), wrap_up_s=0.0,
         announce_interval_s=None, ring_timeout_s=10.0,
     )  # fmt: skip
-    async with sip_endpoint(users=PASSWORDS, trusted=[(f"{TRUNK_IP}/32", "local-test")]) as ep:
-        holder: list[CallController] = []
-        media = MediaEngine(
-            clock, Span(base, base + 199), "127.0.0.1", tmp_path / "recordings",
-            on_event=lambda e: holder[0].on_media_event(e),
-        )  # fmt: skip
-        await media.start()
-        acd = AcdService(AcdEngine(seed=7), clock, auto_ready_on_register=False)
-        acd.add_queue(queue)
-        acd.set_operators(
-            OperatorProfile(operator_id=OperatorId(op), queue_levels={GENERAL: 5})
-            for op in PASSWORDS
-        )
-        phones = RegistrarPhones(ep)
-        controller = CallController(
-            media=media,
-            acd=acd,
-            phones=phones,
-            routing=FixedRouting({"122": Route(GENERAL, TopicId("general"))}),
-            events=events,
-            clock=clock,
-        )
-        holder.append(controller)
-        acd.handler = controller
+    async with trunk_node_core(
+        tmp_path,
+        users=PASSWORDS,
+        trunk_ip=TRUNK_IP,
+        operators=PASSWORDS,
+        queue=queue,
+        events=events,
+        auto_ready=False,
+        port_base=random_port_base(38000, 2000),
+    ) as (ep, core):
+        controller, acd, clock, phones = core.controller, core.acd, core.clock, core.phones
         trunks = TrunkTable([TrunkConfig(name="local-test", host=PHONE_IP, port=phone_port)])
         desks = wire_outbound(
-            controller, acd=acd, media=media, phones=phones, trunks=trunks, clock=clock,
+            controller, acd=acd, media=core.media, phones=phones, trunks=trunks, clock=clock,
             policies={GENERAL: policy or CallbackPolicy()},
         )  # fmt: skip
         actions = LiveActions(controller=controller, acd=acd, clock=clock, outbound=desks)
         await acd.start()
         controller.attach(UserAgent(ep, controller))
         try:
-            yield OutboundNode(ep, media, acd, controller, desks, actions, trunks, events, phones)
+            yield OutboundNode(
+                ep, core.media, acd, controller, desks, actions, trunks, events, phones
+            )
         finally:
             desks.callbacks.close()
             await desks.dialer.close()
-            await controller.close()
-            await acd.stop()
-            await media.close()
-    assert media.ports.in_use == 0  # every port pair released
     assert trunks.active_calls("local-test") == 0  # every trunk slot given back
 
 

@@ -66,7 +66,13 @@ from support.peers import (
     run_sipp,
     write_tone_wav,
 )
-from support.scenarios import ANSWER_BYE_STEPS, bye_steps, caller_scenario
+from support.scenarios import (
+    ANSWER_BYE_STEPS,
+    bye_steps,
+    caller_scenario,
+    phone_answer_and_bye,
+    phone_final,
+)
 from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
@@ -79,73 +85,8 @@ PHONE_IP = "127.0.0.3"  # the far end of the outbound trunk
 CITIZEN = "+79161234567"
 RTP_TIMEOUT_S = 4.0
 """Short, so that a silent caller ends soon; every other caller plays a 7 s pcap."""
+ANSWERED = "the called party answers and hangs up"
 AUDIO = '  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>\n'
-
-UAS_ANSWER_AND_BYE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="the called party answers and hangs up">
-  <recv request="INVITE">
-    <action>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="peer_contact"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTagPh[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=phone 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-]]></send>
-  <recv request="ACK">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer_from"/>
-    </action>
-  </recv>
-  <pause milliseconds="{talk_ms}"/>
-  <send retrans="500"><![CDATA[
-BYE [$peer_contact] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:phone@[local_ip]:[local_port]>;tag=[pid]SIPpTagPh[call_number]
-To: [$peer_from]
-[last_Call-ID:]
-CSeq: 2 BYE
-Max-Forwards: 70
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
-
-UAS_FINAL = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="the trunk answers {status}">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-SIP/2.0 {status} {reason}
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTagF[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-]]></send>
-  <recv request="ACK"/>
-</scenario>
-"""
 
 
 @dataclass
@@ -427,7 +368,7 @@ async def blind(node: EndingsNode, name: str, ep: Episode) -> None:
 
 
 async def click_to_call(node: EndingsNode, name: str, ep: Episode) -> None:
-    far = run_far_end(node, name, UAS_ANSWER_AND_BYE.replace("{talk_ms}", str(ep.talk_ms)))
+    far = run_far_end(node, name, phone_answer_and_bye(ANSWERED, ep.talk_ms, retransmit_200=False))
     await asyncio.sleep(0.3)  # SIPp binds its port
     operator = OPERATORS[ep.choice % 2]
     _try(node, name, lambda: node.actions.dial_out(operator, CITIZEN))
@@ -436,7 +377,7 @@ async def click_to_call(node: EndingsNode, name: str, ep: Episode) -> None:
 
 async def trunk_failure(node: EndingsNode, name: str, ep: Episode) -> None:
     status = ("503", "Service Unavailable") if ep.choice % 2 else ("500", "Server Internal Error")
-    uas = UAS_FINAL.replace("{status}", status[0]).replace("{reason}", status[1])
+    uas = phone_final(f"the trunk answers {status[0]}", status[0], status[1], tag="SIPpTagF")
     far = run_far_end(node, name, uas)
     await asyncio.sleep(0.3)
     _try(node, name, lambda: node.actions.dial_out(OPERATORS[ep.choice % 2], CITIZEN))
@@ -458,9 +399,9 @@ async def callback(node: EndingsNode, name: str, ep: Episode) -> None:
     _ok(await caller, name)  # the confirmation plays, then our BYE
     busy = ep.choice % 2 == 1
     scenario = (
-        UAS_FINAL.replace("{status}", "486").replace("{reason}", "Busy Here")
+        phone_final("the trunk answers 486", "486", "Busy Here", tag="SIPpTagF")
         if busy
-        else UAS_ANSWER_AND_BYE.replace("{talk_ms}", str(ep.talk_ms))
+        else phone_answer_and_bye(ANSWERED, ep.talk_ms, retransmit_200=False)
     )
     far = run_far_end(node, name, scenario)
     await asyncio.sleep(0.3)

@@ -40,6 +40,7 @@ from hotline.reports.events import EventKind
 from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
 from support.peers import SippResult, free_udp_port, require, run_sipp
+from support.scenarios import ack_then_answer_bye
 from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,7 @@ nodes:
 """
 
 # SIPp's built-in ``uas`` answers PCMU only; the caller (and so our offer) is PCMA.
-UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+UAS_ANSWER = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="organisation: answer with PCMA, echo the audio, wait for our BYE">
   <recv request="INVITE"/>
@@ -108,21 +109,7 @@ UAS_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv request="ACK"/>
-  <recv request="BYE" timeout="30000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
+{ack_then_answer_bye(30000)}</scenario>
 """
 
 UAS_503 = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -246,6 +233,34 @@ def _org_args(org_port: int, *scenario: str) -> list[str]:
     return [*scenario, *where, "-m", "1"]
 
 
+async def _call_the_organisation(
+    node: ExternalNode,
+    workdir: Path,
+    orgdir: Path,
+    org_args: list[str],
+    *,
+    talk_ms: int,
+    org_calls: int,
+    org_log_chars: int,
+) -> None:
+    """The organisation's SIPp UAS listens, the caller calls; both succeed, the recording lands."""
+    org = asyncio.create_task(asyncio.to_thread(run_sipp, org_args, workdir=orgdir, timeout_s=40))
+    await asyncio.sleep(0.5)  # the UAS is listening
+    result = await _call(node, workdir, talk_ms=talk_ms)
+    org_result = await org
+    await node.wait_idle()
+    assert result.returncode == 0 and result.successful == 1, (
+        f"caller SIPp failed, logs in {workdir}\n{result.stdout[-2000:]}"
+    )
+    assert org_result.successful == org_calls, (
+        f"organisation SIPp: {org_result.stdout[-org_log_chars:]}"
+    )
+    for _ in range(50):
+        if node.events.of(EventKind.RECORDING_STORED):
+            break
+        await asyncio.sleep(0.1)
+
+
 async def test_key_1_redirects_to_the_organisation_bridged_and_recorded(tmp_path: Path) -> None:
     require("sipp")
     org_port = free_udp_port()
@@ -254,26 +269,15 @@ async def test_key_1_redirects_to_the_organisation_bridged_and_recorded(tmp_path
     orgdir.mkdir()
     (orgdir / "uas.xml").write_text(UAS_ANSWER, encoding="ascii")
     async with external_node(tmp_path, org_port) as node:
-        org = asyncio.create_task(
-            asyncio.to_thread(
-                run_sipp,
-                _org_args(org_port, "-sf", "uas.xml", "-rtp_echo"),
-                workdir=orgdir,
-                timeout_s=40,
-            )
+        await _call_the_organisation(
+            node,
+            workdir,
+            orgdir,
+            _org_args(org_port, "-sf", "uas.xml", "-rtp_echo"),
+            talk_ms=4000,
+            org_calls=1,
+            org_log_chars=2000,
         )
-        await asyncio.sleep(0.5)  # the UAS is listening
-        result = await _call(node, workdir, talk_ms=4000)
-        org_result = await org
-        await node.wait_idle()
-        assert result.returncode == 0 and result.successful == 1, (
-            f"caller SIPp failed, logs in {workdir}\n{result.stdout[-2000:]}"
-        )
-        assert org_result.successful == 1, f"organisation SIPp: {org_result.stdout[-2000:]}"
-        for _ in range(50):
-            if node.events.of(EventKind.RECORDING_STORED):
-                break
-            await asyncio.sleep(0.1)
     kinds = [e.kind.value for e in node.events.events if e.kind is not EventKind.OPERATOR_STATE]
     assert kinds[:3] == ["call.arrived", "call.ivr_choice", "call.redirected_external"]
     assert set(kinds[3:]) == {"call.ended", "recording.stored"}

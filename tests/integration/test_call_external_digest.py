@@ -10,17 +10,17 @@ organisation through the engine's A-law ↔ µ-law transcoding, and recorded.
 
 from __future__ import annotations
 
-import asyncio
 import wave
 from pathlib import Path
 
 import pytest
-from test_call_external import _call, _org_args, external_node
+from test_call_external import _call_the_organisation, _org_args, external_node
 from test_call_menu import sipp_dir
 
 from hotline.calls.trunks import TrunkConfig, TrunkCredentials
 from hotline.reports.events import EventKind
-from support.peers import free_udp_port, require, run_sipp
+from support.peers import free_udp_port, require
+from support.scenarios import ack_then_answer_bye
 
 pytestmark = pytest.mark.integration
 
@@ -93,21 +93,7 @@ UAS_DIGEST_PCMU = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv request="ACK"/>
-  <recv request="BYE" timeout="30000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="end"/>
+{ack_then_answer_bye(30000)}  <label id="end"/>
 </scenario>
 """
 
@@ -132,19 +118,9 @@ async def test_challenged_trunk_and_mulaw_organisation_are_bridged(tmp_path: Pat
         )
         args = _org_args(org_port, "-sf", "uas.xml", "-rtp_echo")
         args[args.index("-m") + 1] = "2"  # the A-law INVITE, then the µ-law one
-        org = asyncio.create_task(asyncio.to_thread(run_sipp, args, workdir=orgdir, timeout_s=40))
-        await asyncio.sleep(0.5)  # the UAS is listening
-        result = await _call(node, workdir, talk_ms=5000)
-        org_result = await org
-        await node.wait_idle()
-        assert result.returncode == 0 and result.successful == 1, (
-            f"caller SIPp failed, logs in {workdir}\n{result.stdout[-2000:]}"
+        await _call_the_organisation(
+            node, workdir, orgdir, args, talk_ms=5000, org_calls=2, org_log_chars=3000
         )
-        assert org_result.successful == 2, f"organisation SIPp: {org_result.stdout[-3000:]}"
-        for _ in range(50):
-            if node.events.of(EventKind.RECORDING_STORED):
-                break
-            await asyncio.sleep(0.1)
     (redirected,) = node.events.of(EventKind.CALL_REDIRECTED_EXTERNAL)
     assert redirected.trunk == "org-trunk"
     assert node.events.of(EventKind.QUEUE_ENTERED) == []  # no fallback to the operators

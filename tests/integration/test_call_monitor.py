@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import subprocess
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -25,27 +24,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_call_path import GENERAL, TRUNK_IP, EventList, Span, queue, tone_power
+from test_call_path import GENERAL, TRUNK_IP, EventList, queue, tone_power
 
 from hotline.acd.agent import OperatorState
-from hotline.acd.model import OperatorProfile
-from hotline.acd.router import AcdEngine
 from hotline.acd.service import AcdService
 from hotline.app.callservice import RegistrarPhones
 from hotline.calls.api import MonitorMode
 from hotline.calls.call import CallPhase
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_monitor import LoggedMonitorAudit, MonitorAction, MonitorState
-from hotline.calls.ctl_ports import EventSink, FixedRouting, Route
+from hotline.calls.ctl_ports import EventSink
 from hotline.core.clock import SystemClock
-from hotline.core.ids import OperatorId, TopicId
+from hotline.core.ids import OperatorId
 from hotline.media.engine import MediaEngine
 from hotline.reports.events import CallCentreEvent, EventKind
-from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
 from hotline.store.db import Database
 from hotline.store.event_queries import EventQueries
 from hotline.store.events import EventStore
+from support.callnode import LoopbackNode, presence_sync, trunk_node_core
 from support.peers import (
     BARESIP_PORTS,
     Baresip,
@@ -54,7 +51,6 @@ from support.peers import (
     stop_process,
     write_tone_wav,
 )
-from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -71,26 +67,12 @@ TONES = (CALLER_HZ, OPERATOR_HZ, SUPERVISOR_HZ)
 
 
 @dataclass
-class FeatureNode:
-    endpoint: SipEndpoint
+class FeatureNode(LoopbackNode):
     media: MediaEngine
     acd: AcdService
     controller: CallController
     ua: UserAgent
     events: EventList
-
-    @property
-    def port(self) -> int:
-        assert self.endpoint.local_udp is not None
-        return self.endpoint.local_udp[1]
-
-    async def wait(self, predicate: object, timeout_s: float = 15.0) -> bool:
-        assert callable(predicate)
-        for _ in range(int(timeout_s / 0.05)):
-            if predicate():
-                return True
-            await asyncio.sleep(0.05)
-        return False
 
     async def wait_ready(self, operator: str) -> None:
         ready = await self.wait(
@@ -122,57 +104,21 @@ async def feature_node(
 
     With ``store`` every event is also written to the event store.
     """
-    clock = SystemClock()
     events = EventList()
     sink: EventSink = events if store is None else StoringSink(events, store)
-    base = 42000 + 2 * random.randrange(0, 4000)
-    async with sip_endpoint(users=PASSWORDS, trusted=[(f"{TRUNK_IP}/32", "local-test")]) as ep:
-        holder: list[CallController] = []
-        media = MediaEngine(
-            clock,
-            Span(base, base + 199),
-            "127.0.0.1",
-            tmp_path / "recordings",
-            on_event=lambda e: holder[0].on_media_event(e),
-        )
-        await media.start()
-        acd = AcdService(AcdEngine(seed=7), clock, auto_ready_on_register=True)
-        acd.add_queue(queue(ring_timeout_s=10.0))
-        acd.set_operators(
-            OperatorProfile(operator_id=OperatorId(op), queue_levels={GENERAL: 5})
-            for op in OPERATORS
-        )
-        phones = RegistrarPhones(ep)
-        controller = CallController(
-            media=media,
-            acd=acd,
-            phones=phones,
-            routing=FixedRouting({"122": Route(GENERAL, TopicId("general"))}),
-            events=sink,
-            clock=clock,
-        )
-        holder.append(controller)
-        acd.handler = controller
-        await acd.start()
-        ua = UserAgent(ep, controller)
-        controller.attach(ua)
-
-        async def presence() -> None:
-            while True:
-                acd.sync_phones(phones.registered())
-                await asyncio.sleep(0.1)
-
-        watcher = asyncio.get_running_loop().create_task(presence())
-        try:
-            yield FeatureNode(ep, media, acd, controller, ua, events)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await controller.close()
-            await acd.stop()
-            await media.close()
-    assert media.ports.in_use == 0  # every port pair released
+    async with trunk_node_core(
+        tmp_path,
+        users=PASSWORDS,
+        trunk_ip=TRUNK_IP,
+        operators=OPERATORS,
+        queue=queue(ring_timeout_s=10.0),
+        events=sink,
+    ) as (ep, core):
+        await core.acd.start()
+        ua = UserAgent(ep, core.controller)
+        core.controller.attach(ua)
+        async with presence_sync(core.acd, core.phones):
+            yield FeatureNode(ep, core.media, core.acd, core.controller, ua, events)
 
 
 def account(user: str, port: int, *, auto: bool) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,11 +23,9 @@ import numpy as np
 import pytest
 from test_call_external import ORG_IP, ORG_NUMBER, UAS_ANSWER
 from test_call_monitor import CALLER_HZ, OPERATOR_HZ, PASSWORDS, tone_phone
-from test_call_path import GENERAL, TRUNK_IP, EventList, Span, queue, tone_power
+from test_call_path import TRUNK_IP, EventList, queue, tone_power
 
 from hotline.acd.agent import OperatorState
-from hotline.acd.model import OperatorProfile
-from hotline.acd.router import AcdEngine
 from hotline.acd.service import AcdService
 from hotline.app.callservice import RegistrarPhones
 from hotline.calls.actions import LiveActions
@@ -37,16 +34,13 @@ from hotline.calls.call import CallPhase
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
 from hotline.calls.ctl_org_transfer import OrganisationTransfers, wire_org_transfers
-from hotline.calls.ctl_ports import FixedRouting, Route
 from hotline.calls.trunks import TrunkConfig, TrunkTable
-from hotline.core.clock import SystemClock
-from hotline.core.ids import CallId, OperatorId, TopicId
+from hotline.core.ids import CallId, OperatorId
 from hotline.media.engine import MediaEngine
 from hotline.reports.events import EventKind
-from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
+from support.callnode import LoopbackNode, presence_sync, trunk_node_core
 from support.peers import free_udp_port, require, run_sipp
-from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +61,7 @@ class _NoMenu:
 
 
 @dataclass
-class OrgNode:
-    endpoint: SipEndpoint
+class OrgNode(LoopbackNode):
     media: MediaEngine
     acd: AcdService
     controller: CallController
@@ -79,60 +72,30 @@ class OrgNode:
     ua: UserAgent
     events: EventList
 
-    @property
-    def port(self) -> int:
-        assert self.endpoint.local_udp is not None
-        return self.endpoint.local_udp[1]
-
-    async def wait(self, predicate: object, timeout_s: float = 15.0) -> bool:
-        assert callable(predicate)
-        for _ in range(int(timeout_s / 0.05)):
-            if predicate():
-                return True
-            await asyncio.sleep(0.05)
-        return False
-
 
 @contextlib.asynccontextmanager
 async def org_node(tmp_path: Path, org_port: int) -> AsyncIterator[OrgNode]:
     """Operator 1001, caller account 3001, the organisation ``mfc`` behind 127.0.0.3."""
-    clock = SystemClock()
     events = EventList()
-    base = 42000 + 2 * random.randrange(0, 4000)
-    users = {u: PASSWORDS[u] for u in ("1001", "3001")}
-    async with sip_endpoint(users=users, trusted=[(f"{TRUNK_IP}/32", "local-test")]) as ep:
-        holder: list[CallController] = []
-        media = MediaEngine(
-            clock,
-            Span(base, base + 199),
-            "127.0.0.1",
-            tmp_path / "recordings",
-            on_event=lambda e: holder[0].on_media_event(e),
-        )
-        await media.start()
-        acd = AcdService(AcdEngine(seed=7), clock, auto_ready_on_register=True)
-        acd.add_queue(queue(ring_timeout_s=10.0))
-        acd.set_operators([OperatorProfile(operator_id=OPERATOR, queue_levels={GENERAL: 5})])
-        phones = RegistrarPhones(ep)
-        controller = CallController(
-            media=media,
-            acd=acd,
-            phones=phones,
-            routing=FixedRouting({"122": Route(GENERAL, TopicId("general"))}),
-            events=events,
-            clock=clock,
-        )
-        holder.append(controller)
-        acd.handler = controller
+    async with trunk_node_core(
+        tmp_path,
+        users={u: PASSWORDS[u] for u in ("1001", "3001")},
+        trunk_ip=TRUNK_IP,
+        operators=[OPERATOR],
+        queue=queue(ring_timeout_s=10.0),
+        events=events,
+    ) as (ep, core):
+        controller, acd, clock = core.controller, core.acd, core.clock
         trunks = TrunkTable([TrunkConfig(name="org-trunk", host=ORG_IP, port=org_port)])
         external = ExternalRedirector(
-            media=media,
+            media=core.media,
             trunks=trunks,
             directory=DirectoryMap({"mfc": ORG_NUMBER}),
             events=events,
             clock=clock,
         )
         controller.external = external
+        core.on_close.append(external.settle)
         await acd.start()
         ua = UserAgent(ep, controller)
         controller.attach(ua)
@@ -140,24 +103,10 @@ async def org_node(tmp_path: Path, org_port: int) -> AsyncIterator[OrgNode]:
         orgs = wire_org_transfers(external, controller.transfers, acd, controller)
         assert orgs is not None
         actions = LiveActions(controller=controller, acd=acd, clock=clock, organisations=orgs)
-
-        async def presence() -> None:
-            while True:
-                acd.sync_phones(phones.registered())
-                await asyncio.sleep(0.1)
-
-        watcher = asyncio.get_running_loop().create_task(presence())
-        try:
-            yield OrgNode(ep, media, acd, controller, external, orgs, actions, trunks, ua, events)
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await controller.close()
-            await external.settle()
-            await acd.stop()
-            await media.close()
-    assert media.ports.in_use == 0  # every port pair released
+        async with presence_sync(acd, core.phones):
+            yield OrgNode(
+                ep, core.media, acd, controller, external, orgs, actions, trunks, ua, events
+            )
     assert external.active() == 0 and trunks.active_calls("org-trunk") == 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import shutil
 import wave
 from collections.abc import AsyncIterator
@@ -21,20 +20,15 @@ import numpy as np
 import pytest
 
 from hotline.acd.agent import OperatorState
-from hotline.acd.model import OperatorProfile, QueueConfig
-from hotline.acd.router import AcdEngine
+from hotline.acd.model import QueueConfig
 from hotline.acd.service import AcdService
-from hotline.app.callservice import RegistrarPhones
 from hotline.calls.controller import CallController
-from hotline.calls.ctl_ports import FixedRouting, Route
-from hotline.core.clock import SystemClock
 from hotline.core.ids import OperatorId, QueueId, TopicId
 from hotline.media.engine import MediaEngine
 from hotline.reports.events import CallCentreEvent, EventKind
-from hotline.sip.endpoint import SipEndpoint
 from hotline.sip.useragent import UserAgent
+from support.callnode import LoopbackNode, presence_sync, trunk_node_core
 from support.peers import Baresip, baresip, require, run_sipp, write_tone_wav
-from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -79,19 +73,13 @@ async def wait_calls_idle(
 
 
 @dataclass
-class CallNode:
-    endpoint: SipEndpoint
+class CallNode(LoopbackNode):
     media: MediaEngine
     acd: AcdService
     controller: CallController
     ua: UserAgent
     events: EventList
     recordings: Path
-
-    @property
-    def port(self) -> int:
-        assert self.endpoint.local_udp is not None
-        return self.endpoint.local_udp[1]
 
     async def wait_ready(self, operator: str, timeout_s: float = 15.0) -> None:
         await wait_operator_ready(self.acd, operator, timeout_s)
@@ -102,56 +90,22 @@ class CallNode:
 
 @contextlib.asynccontextmanager
 async def call_node(tmp_path: Path, queue: QueueConfig) -> AsyncIterator[CallNode]:
-    clock = SystemClock()
     events = EventList()
-    base = 42000 + 2 * random.randrange(0, 4000)
-    async with sip_endpoint(users=PASSWORDS, trusted=[(f"{TRUNK_IP}/32", "local-test")]) as ep:
-        holder: list[CallController] = []
-        media = MediaEngine(
-            clock,
-            Span(base, base + 199),
-            "127.0.0.1",
-            tmp_path / "recordings",
-            on_event=lambda e: holder[0].on_media_event(e),
-        )
-        await media.start()
-        acd = AcdService(AcdEngine(seed=7), clock, auto_ready_on_register=True)
-        acd.add_queue(queue)
-        acd.set_operators(
-            OperatorProfile(operator_id=OperatorId(op), queue_levels={GENERAL: 5})
-            for op in PASSWORDS
-        )
-        phones = RegistrarPhones(ep)
-        controller = CallController(
-            media=media,
-            acd=acd,
-            phones=phones,
-            routing=FixedRouting({"122": Route(GENERAL, TopicId("general"))}),
-            events=events,
-            clock=clock,
-        )
-        holder.append(controller)
-        acd.handler = controller
-        await acd.start()
-        ua = UserAgent(ep, controller)
-        controller.attach(ua)
-
-        async def presence() -> None:
-            while True:
-                acd.sync_phones(phones.registered())
-                await asyncio.sleep(0.1)
-
-        watcher = asyncio.get_running_loop().create_task(presence())
-        try:
-            yield CallNode(ep, media, acd, controller, ua, events, tmp_path / "recordings")
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await controller.close()
-            await acd.stop()
-            await media.close()
-    assert media.ports.in_use == 0  # every port pair released
+    async with trunk_node_core(
+        tmp_path,
+        users=PASSWORDS,
+        trunk_ip=TRUNK_IP,
+        operators=PASSWORDS,
+        queue=queue,
+        events=events,
+    ) as (ep, core):
+        await core.acd.start()
+        ua = UserAgent(ep, core.controller)
+        core.controller.attach(ua)
+        async with presence_sync(core.acd, core.phones):
+            yield CallNode(
+                ep, core.media, core.acd, core.controller, ua, events, tmp_path / "recordings"
+            )
 
 
 def account(user: str, port: int, *, auto: bool) -> str:

@@ -32,9 +32,8 @@ from hotline.acd.agent import OperatorState
 from hotline.core.clock import SystemClock
 from hotline.core.ids import OperatorId
 from hotline.reports.events import EventKind
-from hotline.sip.peer import Peer, TransportKind
-from hotline.sip.registrar import Binding
 from support.peers import baresip, require, run_sipp, write_tone_wav
+from support.sipnode import bind_udp_phone
 
 pytestmark = pytest.mark.integration
 
@@ -50,19 +49,7 @@ def free_udp_port() -> int:
 
 def bind_sipp_phone(node: CallNode, port: int) -> None:
     """Put 1001's contact into the registrar as a REGISTER from the SIPp UAS would."""
-    now = node.endpoint.wall_now()
-    node.endpoint.registrar.restore(
-        Binding(
-            aor="1001",
-            contact=f"sip:1001@127.0.0.1:{port}",
-            expires_at=now + 300,
-            call_id="sipp-transfer-test",
-            cseq=1,
-            q=None,
-            source=Peer(TransportKind.UDP, "127.0.0.1", port),
-        ),
-        now,
-    )
+    bind_udp_phone(node.endpoint, "1001", port, "sipp-transfer-test")
 
 
 async def wait_for(predicate: object, timeout_s: float = 15.0) -> bool:

@@ -32,7 +32,7 @@ from hotline.media.engine import MediaEngine
 from hotline.reports.events import EventKind
 from hotline.sip.useragent import UserAgent
 from support.peers import free_udp_port, require, run_sipp
-from support.scenarios import bye_steps, caller_scenario
+from support.scenarios import ack_then_answer_bye, bye_steps, caller_scenario
 from support.sipnode import sip_endpoint
 
 pytestmark = pytest.mark.integration
@@ -89,21 +89,7 @@ DESK_UAS = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv request="ACK"/>
-  <recv request="BYE" timeout="20000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="pai,topic"/>
+{ack_then_answer_bye(20000)}  <Reference variables="pai,topic"/>
 </scenario>
 """
 

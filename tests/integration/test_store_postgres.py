@@ -34,32 +34,16 @@ from hotline.store.db import Database
 from hotline.store.event_queries import EventQueries
 from hotline.store.events import EventStore
 from hotline.store.models import Base
-from support.postgres import PostgresCluster, running_cluster
+from support.postgres import PostgresCluster
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["support.pg_fixtures"]
 
 K = EventKind
 MSK = ZoneInfo("Europe/Moscow")
 DAY = datetime(2026, 3, 2, tzinfo=MSK)
 TOPICS = ["social", "health", "education", "military", "services"]
 OPERATORS = [f"op{i}" for i in range(8)]
-
-
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
-    log = tmp_path_factory.mktemp("postgres") / "server.log"
-    with running_cluster(keep_log=log) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def pg_db(pg: PostgresCluster) -> Iterator[Database]:
-    db = Database(pg.new_database())
-    db.migrate()
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

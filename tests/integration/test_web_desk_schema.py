@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 
 from hotline.core.clock import FakeClock
 from hotline.store.db import Database
-from hotline.store.web_sessions import WebSessionStore
-from hotline.web.auth import SESSION_COOKIE
 from hotline.web.config import WebConfig
+from support.schemawalk import check_operation, open_schema_session
 from unit.web.web_support import FAST_HASHER, START, USER_IDS, add_users
 from unit.web.workplace_fakes import (
     FakeCalls,
@@ -48,43 +46,14 @@ def test_generated_requests_to_the_workplace_never_get_a_server_error(
         fake.offer(live_call("c1"))
         fake.waiting = [waiting_call("w1", "social", 5.0)]
         app = workplace_app(db, FakeClock(start_wall=START), WebConfig(), fake)
-        WebSessionStore(db).create(
-            token="schemathesis-session-token",
-            user_id=USER_IDS[user],
-            csrf_token="schemathesis-csrf",
-            now=START,
-            ttl_s=3600,
-            source="127.0.0.1",
-            user_agent="schemathesis",
-        )
-        headers = {"X-CSRF-Token": "schemathesis-csrf"}
-        cookies = {SESSION_COOKIE: "schemathesis-session-token"}
+        headers, cookies = open_schema_session(db, USER_IDS[user], START)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         walked = 0
         for result in schema.get_all_operations():
             operation = result.ok()
             if not operation.path.startswith(prefix):
                 continue
-
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy())
-            def check(case: schemathesis.Case) -> None:
-                response = case.call(headers=headers, cookies=cookies)
-                assert response.status_code < 500, (case.method, case.path, response.text[:300])
-                content_type = response.headers.get("content-type", [""])[0]
-                if 400 <= response.status_code < 500 and content_type.startswith(
-                    "application/json"
-                ):
-                    body = response.json()
-                    assert body["code"] and body["message"], body
-
-            check()
+            check_operation(operation, MAX_EXAMPLES, headers, cookies)
             walked += 1
         assert walked >= 7
     finally:

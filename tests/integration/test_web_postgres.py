@@ -7,7 +7,6 @@ two engines (two "nodes") append at once: the chain has no fork and no gap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -20,27 +19,10 @@ from hotline.store.audit import AuditLog, AuditRow, audit_chain_key
 from hotline.store.db import Database
 from hotline.web.app import create_web_app
 from hotline.web.config import WebConfig
-from support.postgres import PostgresCluster, running_cluster
 from unit.web.web_support import FAST_HASHER, START, add_users, log_in
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
-    log = tmp_path_factory.mktemp("postgres") / "server.log"
-    with running_cluster(keep_log=log) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def pg_db(pg: PostgresCluster) -> Iterator[Database]:
-    db = Database(pg.new_database())
-    db.migrate()
-    try:
-        yield db
-    finally:
-        db.dispose()
+pytest_plugins = ["support.pg_fixtures"]
 
 
 def _append(log: AuditLog, n: int, actor: str) -> None:

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from prometheus_client import CollectorRegistry
 
 from hotline.app.feedservice import feed_routes
 from hotline.core.clock import FakeClock
 from hotline.store.db import Database
 from hotline.store.feed_outbox import FeedOutbox
-from hotline.store.web_sessions import WebSessionStore
 from hotline.web.app import create_web_app
-from hotline.web.auth import SESSION_COOKIE
 from hotline.web.config import WebConfig
+from support.schemawalk import check_operation, open_schema_session
 from unit.web.web_support import FAST_HASHER, START, USER_IDS, add_users
 
 pytestmark = pytest.mark.integration
@@ -53,43 +51,14 @@ def test_generated_requests_never_get_a_server_error(tmp_path: Path, logged_in: 
         headers: dict[str, str] = {}
         cookies: dict[str, str] = {}
         if logged_in:  # the auditor's session, opened directly in the store
-            WebSessionStore(db).create(
-                token="schemathesis-session-token",
-                user_id=USER_IDS["auditor"],
-                csrf_token="schemathesis-csrf",
-                now=START,
-                ttl_s=3600,
-                source="127.0.0.1",
-                user_agent="schemathesis",
-            )
-            headers = {"X-CSRF-Token": "schemathesis-csrf"}
-            cookies = {SESSION_COOKIE: "schemathesis-session-token"}
+            headers, cookies = open_schema_session(db, USER_IDS["auditor"], START)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
         walked = 0
         for operation in operations:
             if (operation.method.upper(), operation.path) in SKIP:
                 continue
-
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=operation.as_strategy())
-            def check(case: schemathesis.Case) -> None:
-                response = case.call(headers=headers, cookies=cookies)
-                assert response.status_code < 500, (case.method, case.path, response.text[:300])
-                content_type = response.headers.get("content-type", [""])[0]
-                if 400 <= response.status_code < 500 and content_type.startswith(
-                    "application/json"
-                ):
-                    body = response.json()
-                    assert body["code"] and body["message"], body
-
-            check()
+            check_operation(operation, MAX_EXAMPLES, headers, cookies)
             walked += 1
         assert walked >= 6
     finally:

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hotline.store.db import Database
+
 INSTALL_HINT = (
     "PostgreSQL is needed: run 'bash scripts/system-deps.sh' as root (Debian package "
     "postgresql) and install the Python driver (PyPI package psycopg[binary])"
@@ -177,3 +179,14 @@ def running_cluster(keep_log: Path | None = None) -> Iterator[PostgresCluster]:
             if failed:
                 print(f"PostgreSQL server log (kept at {keep_log}):\n{cluster.server_log()}")
             shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def migrated_database(cluster: PostgresCluster) -> Iterator[Database]:
+    """A fresh database in ``cluster``, migrated to head and disposed of afterwards."""
+    db = Database(cluster.new_database())
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()

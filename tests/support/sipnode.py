@@ -10,7 +10,8 @@ from hotline.core.clock import SystemClock
 from hotline.sip.auth import RateLimiter, SipAuthPolicy, TrustedNetworks
 from hotline.sip.digest import DigestAlgorithm, DigestServer, FailureThrottle, ha1
 from hotline.sip.endpoint import EndpointConfig, SipApplication, SipEndpoint
-from hotline.sip.registrar import Registrar
+from hotline.sip.peer import Peer, TransportKind
+from hotline.sip.registrar import Binding, Registrar
 from hotline.sip.transport import TransportLimits
 from hotline.sip.txn_model import TimerConfig
 
@@ -78,3 +79,20 @@ async def sip_endpoint(
         yield endpoint
     finally:
         await endpoint.stop()
+
+
+def bind_udp_phone(endpoint: SipEndpoint, aor: str, port: int, call_id: str) -> None:
+    """Put ``aor``'s contact at 127.0.0.1:``port`` into the registrar, as a REGISTER would."""
+    now = endpoint.wall_now()
+    endpoint.registrar.restore(
+        Binding(
+            aor=aor,
+            contact=f"sip:{aor}@127.0.0.1:{port}",
+            expires_at=now + 300,
+            call_id=call_id,
+            cseq=1,
+            q=None,
+            source=Peer(TransportKind.UDP, "127.0.0.1", port),
+        ),
+        now,
+    )

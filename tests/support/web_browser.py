@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, 
 
 from hotline.web.i18n import MESSAGES_RU
 from hotline.web.workplace_i18n import WORKPLACE_MESSAGES_RU
+from support.nodeenv import TEST_NODE_CAPACITY
 
 __all__ = [
     "CHROMIUM",
@@ -117,6 +118,7 @@ def _node_env(workdir: Path) -> dict[str, str]:
             "HOTLINE_LOG_FORMAT": "json",
             # Many tests log in from 127.0.0.1: only the per-user lockout is under test.
             "HOTLINE_WEB__LOCKOUT_SOURCE_FAILURES": "10000",
+            **TEST_NODE_CAPACITY,
         }
     )
     return env

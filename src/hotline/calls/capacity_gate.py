@@ -51,11 +51,11 @@ from hotline.calls.capacity import (
 )
 from hotline.calls.ctl_dialog import RTP_PORT_KEY
 from hotline.calls.ctl_events import CallEventWriter
-from hotline.calls.ctl_offer import media_remote
+from hotline.calls.ctl_offer import arrived_call, create_answer_leg
 from hotline.calls.ctl_ports import Clock, MediaPort, Route, Signalling
 from hotline.calls.ctl_queue import PromptLookup
 from hotline.core.errors import HotlineError, RemoteProtocolError
-from hotline.core.ids import CallId, new_call_id
+from hotline.core.ids import CallId
 from hotline.media.eng_events import LegClosed, MediaEvent
 from hotline.media.player import PlaybackFinished, PlaybackItem, PromptPart
 from hotline.media.timeouts import MediaTimeout
@@ -211,16 +211,8 @@ class CapacityGate:
         caller: str,
         called: str,
     ) -> None:
-        admitted = leg.admitted
-        call = Call(
-            call_id=new_call_id(),
-            caller_leg=leg,
-            caller_number=caller,
-            called_number=called,
-            trunk=admitted.user if admitted is not None else None,
-            route=route,
-            arrived_at=self._clock.monotonic(),
-            codec=codec,
+        call = arrived_call(
+            self._clock, leg, route=route, caller=caller, called=called, codec=codec
         )
         line = _BusyLine(call, ticket, offer)
         self._by_sip[leg.leg_id] = line
@@ -244,16 +236,8 @@ class CapacityGate:
             log.info("busy line: offer refused", error=str(exc))
             self._finish(line, HungUpBy.SYSTEM, "offer_refused", reject=488)
             return
-        remote, remote_rtcp = media_remote(probe.media)
         try:
-            info = await self._media.create_leg(
-                codec=probe.media.codec_name,
-                payload_type=probe.media.payload_type,
-                telephone_event_pt=probe.media.telephone_event_pt,
-                ptime_ms=probe.media.ptime_ms,
-                remote=remote,
-                remote_rtcp=remote_rtcp,
-            )
+            info = await create_answer_leg(self._media, probe.media)
         except HotlineError as exc:  # no ports, engine refusing
             log.warning("busy line: no media", call_id=line.call.call_id, error=str(exc))
             self._finish(line, HungUpBy.SYSTEM, "no_media", reject=503)

@@ -75,7 +75,7 @@ from hotline.calls.ctl_events import CallEventWriter
 from hotline.calls.ctl_external import ExternalRedirector
 from hotline.calls.ctl_menu import MenuAnswers
 from hotline.calls.ctl_monitor import wire_monitors
-from hotline.calls.ctl_offer import OperatorOffers, media_remote
+from hotline.calls.ctl_offer import OperatorOffers, arrived_call, create_answer_leg
 from hotline.calls.ctl_outbound import OutboundDialer
 from hotline.calls.ctl_ports import (
     AcdPort,
@@ -89,7 +89,7 @@ from hotline.calls.ctl_ports import (
 from hotline.calls.ctl_queue import ExitReason, QueueVoice
 from hotline.calls.ctl_transfer import CallTransfers, TransferHooks
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
-from hotline.core.ids import CallId, new_call_id
+from hotline.core.ids import CallId
 from hotline.media.eng_events import (
     CallRecordingStored,
     LegClosed,
@@ -307,15 +307,12 @@ class CallController(MenuAnswers):
             )
             if ticket is None:
                 return
-        admitted = leg.admitted
-        call = Call(
-            call_id=new_call_id(),
-            caller_leg=leg,
-            caller_number=caller,
-            called_number=called,
-            trunk=admitted.user if admitted is not None else None,
+        call = arrived_call(
+            self._clock,
+            leg,
             route=route,
-            arrived_at=self._clock.monotonic(),
+            caller=caller,
+            called=called,
             codec=probe.media.codec_name,
         )
         self._calls[call.call_id] = call
@@ -331,16 +328,8 @@ class CallController(MenuAnswers):
     async def _answer(self, call: Call, offer: bytes) -> None:
         parsed = parse_sdp(offer)
         probe = answer_offer(parsed, self._media.host, _PLACEHOLDER_PORT, session_id=0, version=0)
-        remote, remote_rtcp = media_remote(probe.media)
         try:
-            info = await self._media.create_leg(
-                codec=probe.media.codec_name,
-                payload_type=probe.media.payload_type,
-                telephone_event_pt=probe.media.telephone_event_pt,
-                ptime_ms=probe.media.ptime_ms,
-                remote=remote,
-                remote_rtcp=remote_rtcp,
-            )
+            info = await create_answer_leg(self._media, probe.media)
         except HotlineError as exc:  # no ports, engine refusing
             log.warning("no media for the call", call_id=call.call_id, error=str(exc))
             if not call.ended:

@@ -28,19 +28,26 @@ import structlog
 from hotline.acd.model import RejectReason
 from hotline.calls.call import Call, CallPhase, Offer
 from hotline.calls.ctl_dialog import RTP_PORT_KEY
-from hotline.calls.ctl_ports import AcdPort, MediaPort, PhoneDirectory
-from hotline.calls.ctl_transfer import TransferHooks, next_recording_id
+from hotline.calls.ctl_ports import AcdPort, Clock, MediaPort, PhoneDirectory, Route
+from hotline.calls.ctl_transfer import TransferHooks, dial_phone, next_recording_id
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
-from hotline.core.ids import CallId, OperatorId, QueueId
+from hotline.core.ids import CallId, OperatorId, QueueId, new_call_id
+from hotline.media.eng_events import LegInfo
 from hotline.sdp.codecs import PCMA, PCMU, CodecSpec
 from hotline.sdp.negotiation import NegotiatedMedia, build_offer, process_answer
 from hotline.sdp.parser import parse_sdp
 from hotline.sip.dlg_events import DialogConfirmed, DialogTerminated, SessionEvent
-from hotline.sip.hdr_types import NameAddr
-from hotline.sip.uri import SipUri
 from hotline.sip.useragent import Leg
 
-__all__ = ["CODECS", "OperatorOffers", "media_remote", "phone_offer_sdp", "reject_reason"]
+__all__ = [
+    "CODECS",
+    "OperatorOffers",
+    "arrived_call",
+    "create_answer_leg",
+    "media_remote",
+    "phone_offer_sdp",
+    "reject_reason",
+]
 
 log = structlog.get_logger("hotline.calls")
 
@@ -67,6 +74,36 @@ def media_remote(
     return (
         (media.remote_address, media.remote_rtp_port),
         (media.remote_rtcp_address, media.remote_rtcp_port),
+    )
+
+
+async def create_answer_leg(media: MediaPort, negotiated: NegotiatedMedia) -> LegInfo:
+    """A media leg for our answer to a caller's offer: its codec, where to send RTP."""
+    remote, remote_rtcp = media_remote(negotiated)
+    return await media.create_leg(
+        codec=negotiated.codec_name,
+        payload_type=negotiated.payload_type,
+        telephone_event_pt=negotiated.telephone_event_pt,
+        ptime_ms=negotiated.ptime_ms,
+        remote=remote,
+        remote_rtcp=remote_rtcp,
+    )
+
+
+def arrived_call(
+    clock: Clock, leg: Leg, *, route: Route, caller: str, called: str, codec: str
+) -> Call:
+    """A new call on the caller's ``leg`` (its trunk: the one that admitted the INVITE)."""
+    admitted = leg.admitted
+    return Call(
+        call_id=new_call_id(),
+        caller_leg=leg,
+        caller_number=caller,
+        called_number=called,
+        trunk=admitted.user if admitted is not None else None,
+        route=route,
+        arrived_at=clock.monotonic(),
+        codec=codec,
     )
 
 
@@ -131,19 +168,8 @@ class OperatorOffers:
         contact = contacts[0]
         sdp = phone_offer_sdp(self._media.host, info.rtp_port, call.codec)
         offer.offer_sdp = sdp
-        host = self._media.host
-        caller = call.caller_number
-        leg = self._hooks.sig().call(
-            contact.uri,
-            contact.peer,
-            from_=NameAddr(SipUri(host=host, user=caller), caller),
-            to=NameAddr(SipUri(host=contact.peer.host, user=offer.operator_id)),
-            offer=sdp,
-            extra_headers=(
-                ("P-Asserted-Identity", f"<sip:{caller}@{host}>"),
-                ("X-Hotline-Topic", call.route.topic),
-                *headers,
-            ),
+        leg = dial_phone(
+            self._hooks.sig(), contact, call, self._media.host, offer.operator_id, sdp, headers
         )
         if leg.session.finished:  # could not even be sent
             self.drop(call, offer)

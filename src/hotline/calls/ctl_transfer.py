@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -52,7 +52,7 @@ import structlog
 from hotline.acd.model import RejectReason
 from hotline.calls.call import Call, CallPhase, Party
 from hotline.calls.ctl_events import CallEventWriter
-from hotline.calls.ctl_ports import MediaPort, PhoneDirectory, Signalling
+from hotline.calls.ctl_ports import MediaPort, PhoneContact, PhoneDirectory, Signalling
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId
 from hotline.media.player import PlaybackItem
@@ -74,6 +74,7 @@ __all__ = [
     "TransferAcd",
     "TransferHooks",
     "TransferMedia",
+    "dial_phone",
     "next_recording_id",
 ]
 
@@ -157,6 +158,35 @@ class PendingTransfer:
     sip_leg: Leg | None = None
     done: bool = False
     timer: asyncio.TimerHandle | None = None
+
+
+def dial_phone(
+    sig: Signalling,
+    contact: PhoneContact,
+    call: Call,
+    host: str,
+    user: str,
+    offer: bytes,
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> Leg:
+    """Send an INVITE for ``call`` to the phone of ``user`` (our address: ``host``).
+
+    The caller's number goes into From and P-Asserted-Identity (RFC 3325
+    section 9.1), the call's topic into X-Hotline-Topic, then ``extra_headers``.
+    """
+    caller, topic = call.caller_number, call.route.topic
+    return sig.call(
+        contact.uri,
+        contact.peer,
+        from_=NameAddr(SipUri(host=host, user=caller), caller),
+        to=NameAddr(SipUri(host=contact.peer.host, user=user)),
+        offer=offer,
+        extra_headers=(
+            ("P-Asserted-Identity", f"<sip:{caller}@{host}>"),
+            ("X-Hotline-Topic", topic),
+            *extra_headers,
+        ),
+    )
 
 
 def next_recording_id(call_id: CallId, previous: str | None) -> str:
@@ -318,24 +348,14 @@ class CallTransfers:
         if not contacts:
             self._fail(pending, RejectReason.BUSY, 480)
             return
-        contact, host, caller = contacts[0], self._media.host, call.caller_number
+        contact, host = contacts[0], self._media.host
         sdp = bytes(
             build_offer(
                 host, info.rtp_port, secrets.randbelow(2**31), 1, codecs=(_CODECS[call.codec],)
             )
         )
         pending.offer_sdp = sdp
-        leg = self._hooks.sig().call(
-            contact.uri,
-            contact.peer,
-            from_=NameAddr(SipUri(host=host, user=caller), caller),
-            to=NameAddr(SipUri(host=contact.peer.host, user=pending.target)),
-            offer=sdp,
-            extra_headers=(
-                ("P-Asserted-Identity", f"<sip:{caller}@{host}>"),
-                ("X-Hotline-Topic", call.route.topic),
-            ),
-        )
+        leg = dial_phone(self._hooks.sig(), contact, call, host, pending.target, sdp)
         if leg.session.finished:
             self._fail(pending, RejectReason.BUSY, 503)
             return

@@ -14,7 +14,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hotline.store.accounts import Operator, Trunk, User
+from hotline.store.accounts import (
+    Operator,
+    Trunk,
+    User,
+    operator_of,
+    trunk_of,
+    trunk_row,
+    user_of,
+)
 from hotline.store.db import Database
 from hotline.store.models import OperatorRow, TrunkRow, UserRow
 
@@ -32,16 +40,7 @@ class AccountUpdates:
             row = s.get(UserRow, user_id)
             if row is None:
                 return None
-            return User(
-                id=row.id,
-                username=row.username,
-                display_name=row.display_name,
-                role=row.role,
-                permissions=tuple(row.permissions),
-                password_hash=row.password_hash,
-                is_active=row.is_active,
-                created_at=row.created_at,
-            )
+            return user_of(row)
 
     def update_user(
         self,
@@ -74,17 +73,7 @@ class AccountUpdates:
             row = s.get(OperatorRow, operator_id)
             if row is None:
                 return None
-            return Operator(
-                id=row.id,
-                name=row.name,
-                user_id=row.user_id,
-                sip_username=row.sip_username,
-                sip_realm=row.sip_realm,
-                ha1_md5=row.ha1_md5,
-                ha1_sha256=row.ha1_sha256,
-                skills=dict(row.skills),
-                enabled=row.enabled,
-            )
+            return operator_of(row)
 
     def update_operator(
         self,
@@ -118,31 +107,9 @@ class AccountUpdates:
             row = s.scalar(select(TrunkRow).where(TrunkRow.id == trunk_id))
             if row is None:
                 return None
-            return Trunk(
-                id=row.id,
-                name=row.name,
-                host=row.host,
-                port=row.port,
-                transport=row.transport,
-                trusted_networks=tuple(row.trusted_networks),
-                inbound_numbers=tuple(row.inbound_numbers),
-                max_calls=row.max_calls,
-                enabled=row.enabled,
-            )
+            return trunk_of(row)
 
     def save_trunk(self, trunk: Trunk) -> None:
         """Insert or replace one trunk."""
         with self._db.session() as s, s.begin():
-            s.merge(
-                TrunkRow(
-                    id=trunk.id,
-                    name=trunk.name,
-                    host=trunk.host,
-                    port=trunk.port,
-                    transport=trunk.transport,
-                    trusted_networks=list(trunk.trusted_networks),
-                    inbound_numbers=list(trunk.inbound_numbers),
-                    max_calls=trunk.max_calls,
-                    enabled=trunk.enabled,
-                )
-            )
+            s.merge(trunk_row(trunk))

@@ -25,6 +25,10 @@ __all__ = [
     "OperatorContactRow",
     "Trunk",
     "User",
+    "operator_of",
+    "trunk_of",
+    "trunk_row",
+    "user_of",
 ]
 
 MAX_CONTACT_URI_CHARS = 255
@@ -136,34 +140,22 @@ class AccountsRepository:
 
     def add_trunk(self, trunk: Trunk) -> None:
         with self._db.session() as s, s.begin():
-            s.add(
-                TrunkRow(
-                    id=trunk.id,
-                    name=trunk.name,
-                    host=trunk.host,
-                    port=trunk.port,
-                    transport=trunk.transport,
-                    trusted_networks=list(trunk.trusted_networks),
-                    inbound_numbers=list(trunk.inbound_numbers),
-                    max_calls=trunk.max_calls,
-                    enabled=trunk.enabled,
-                )
-            )
+            s.add(trunk_row(trunk))
 
     def users(self) -> list[User]:
         with self._db.session() as s:
-            return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
+            return [user_of(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
 
     def user_by_username(self, username: str) -> User | None:
         with self._db.session() as s:
             row = s.scalar(select(UserRow).where(UserRow.username == username))
-            return _user(row) if row is not None else None
+            return user_of(row) if row is not None else None
 
     def operators(self) -> list[Operator]:
         with self._db.session() as s:
             contacts = {c.operator_id: c.contact_uri for c in s.scalars(select(OperatorContactRow))}
             rows = s.scalars(select(OperatorRow).order_by(OperatorRow.sip_username))
-            return [_operator(r, contacts.get(r.id)) for r in rows]
+            return [operator_of(r, contacts.get(r.id)) for r in rows]
 
     def operator_by_sip_username(self, username: str) -> Operator | None:
         with self._db.session() as s:
@@ -171,11 +163,11 @@ class AccountsRepository:
             if row is None:
                 return None
             contact = s.get(OperatorContactRow, row.id)
-            return _operator(row, contact.contact_uri if contact is not None else None)
+            return operator_of(row, contact.contact_uri if contact is not None else None)
 
     def trunks(self) -> list[Trunk]:
         with self._db.session() as s:
-            return [_trunk(r) for r in s.scalars(select(TrunkRow).order_by(TrunkRow.name))]
+            return [trunk_of(r) for r in s.scalars(select(TrunkRow).order_by(TrunkRow.name))]
 
     def clear(self) -> None:
         """Delete every account (used by ``hotline init --force``)."""
@@ -193,7 +185,8 @@ class AccountsRepository:
             return row.value if row is not None else None
 
 
-def _user(r: UserRow) -> User:
+def user_of(r: UserRow) -> User:
+    """The plain record of a user row."""
     return User(
         id=r.id,
         username=r.username,
@@ -206,7 +199,8 @@ def _user(r: UserRow) -> User:
     )
 
 
-def _operator(r: OperatorRow, contact_uri: str | None = None) -> Operator:
+def operator_of(r: OperatorRow, contact_uri: str | None = None) -> Operator:
+    """The plain record of an operator row (with its fixed contact URI, if any)."""
     return Operator(
         id=r.id,
         name=r.name,
@@ -221,7 +215,8 @@ def _operator(r: OperatorRow, contact_uri: str | None = None) -> Operator:
     )
 
 
-def _trunk(r: TrunkRow) -> Trunk:
+def trunk_of(r: TrunkRow) -> Trunk:
+    """The plain record of a trunk row."""
     return Trunk(
         id=r.id,
         name=r.name,
@@ -232,4 +227,19 @@ def _trunk(r: TrunkRow) -> Trunk:
         inbound_numbers=tuple(r.inbound_numbers),
         max_calls=r.max_calls,
         enabled=r.enabled,
+    )
+
+
+def trunk_row(trunk: Trunk) -> TrunkRow:
+    """The row that stores ``trunk``."""
+    return TrunkRow(
+        id=trunk.id,
+        name=trunk.name,
+        host=trunk.host,
+        port=trunk.port,
+        transport=trunk.transport,
+        trusted_networks=list(trunk.trusted_networks),
+        inbound_numbers=list(trunk.inbound_numbers),
+        max_calls=trunk.max_calls,
+        enabled=trunk.enabled,
     )

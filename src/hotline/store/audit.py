@@ -81,6 +81,7 @@ MAX_TEXT: Final = 2000
 MAX_DETAILS_CHARS: Final = 16_000
 _VERIFY_BATCH: Final = 1000
 _APPEND_RETRIES: Final = 20
+_PG_APPEND_LOCK: Final = 0x48_6F_74_6C_31_32_32  # "Hotl122": the audit chain's advisory lock
 
 
 class AuditAction(enum.StrEnum):
@@ -287,6 +288,10 @@ class AuditLog:
 
     def _append_once(self, fields: dict[str, Any]) -> AuditEntry:
         with self._db.session() as s, s.begin():
+            if s.get_bind().dialect.name == "postgresql":
+                # Writers in other processes queue here until this transaction ends,
+                # so two of them never read the same head (no fork, no lost record).
+                s.execute(select(func.pg_advisory_xact_lock(_PG_APPEND_LOCK)))
             head = s.execute(
                 select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
             ).first()

@@ -22,6 +22,7 @@ one, a PUT without ``username`` removes the credentials.
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Request
@@ -240,16 +241,9 @@ def _operator_out(o: Operator) -> OperatorOut:
 
 
 def _trunk_out(t: Trunk, login: TrunkLogin | None = None) -> TrunkOut:
+    """A trunk's settings (``TrunkOut`` mirrors ``Trunk``) and its login, never the password."""
     return TrunkOut(
-        id=t.id,
-        name=t.name,
-        host=t.host,
-        port=t.port,
-        transport=t.transport,
-        trusted_networks=list(t.trusted_networks),
-        inbound_numbers=list(t.inbound_numbers),
-        max_calls=t.max_calls,
-        enabled=t.enabled,
+        **asdict(t),
         username=login.username if login is not None else None,
         has_password=login.has_password if login is not None else False,
         realm=login.realm if login is not None else None,

@@ -20,7 +20,7 @@ from hotline.core.errors import ConfigurationError
 from hotline.store.audit import AuditAction
 from hotline.store.kb import StandardAnswersRepository, StoredAnswer
 from hotline.store.organisations import OrganisationsRepository, StoredOrganisation
-from hotline.store.proposals import TRANSITIONS, ProposalsRepository, ProposalStatus
+from hotline.store.proposals import TRANSITIONS, Proposal, ProposalsRepository, ProposalStatus
 from hotline.store.wrapups import WrapupRepository
 from hotline.web.admin_common import ADMIN_CONFIG, Applied, blocking, invalid
 from hotline.web.admin_live import live_of
@@ -285,6 +285,21 @@ def _reload_answers(request: Request) -> bool:
 # -- proposals register ------------------------------------------------------------------
 
 
+def _manual_out(p: Proposal) -> ProposalOut:
+    """The register entry of a manually registered proposal."""
+    return ProposalOut(
+        id=f"m-{p.id}",
+        created_at=p.created_at,
+        status=p.status,
+        topic=p.topic,
+        text=p.text,
+        call_id=p.call_id,
+        source=p.source,
+        author=p.author,
+        resolution=p.resolution,
+    )
+
+
 def register_entries(
     request: Request,
     status: ProposalStatus | None,
@@ -300,18 +315,7 @@ def register_entries(
     """
     ctx = context_of(request)
     entries = [
-        ProposalOut(
-            id=f"m-{p.id}",
-            created_at=p.created_at,
-            status=p.status,
-            topic=p.topic,
-            text=p.text,
-            call_id=p.call_id,
-            source=p.source,
-            author=p.author,
-            resolution=p.resolution,
-        )
-        for p in ProposalsRepository(ctx.db).list(status=status, limit=MAX_REGISTER)
+        _manual_out(p) for p in ProposalsRepository(ctx.db).list(status=status, limit=MAX_REGISTER)
     ]
     until = ctx.clock.utcnow() + timedelta(days=1)
     statuses = [status.value] if status is not None else None
@@ -370,17 +374,7 @@ async def add_proposal(
         object=f"proposal:m-{p.id}",
         details={"created": True, "topic": p.topic},
     )
-    return ProposalOut(
-        id=f"m-{p.id}",
-        created_at=p.created_at,
-        status=p.status,
-        topic=p.topic,
-        text=p.text,
-        call_id=p.call_id,
-        source=p.source,
-        author=p.author,
-        resolution=p.resolution,
-    )
+    return _manual_out(p)
 
 
 def _move(request: Request, proposal_id: str, body: StatusIn) -> bool | None:

@@ -15,7 +15,7 @@ proposals feed the R12e register) and ends the operator's wrap-up.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
@@ -53,6 +53,7 @@ from hotline.web.desk_models import (
 )
 from hotline.web.errors import ApiError, ErrorCode
 from hotline.web.masking import may_see_topic
+from hotline.web.no_content import NO_CONTENT, no_content, post_no_content
 from hotline.web.permissions import Permission
 from hotline.web.workplace import (
     apply_operator_state,
@@ -65,7 +66,6 @@ from hotline.web.workplace import (
 __all__ = ["DeskStateOut", "build_card", "desk_router", "operator_snapshot"]
 
 _CONTROL = Depends(require(Permission.CALLS_CONTROL))
-_NO_CONTENT: Final = 204
 _Q = Annotated[str | None, Query(max_length=100)]
 _TOPIC = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -212,14 +212,14 @@ def _control(name: str, summary: str) -> None:
             "consult/complete": calls.complete_transfer,
             "consult/cancel": calls.cancel_consult,
         }[name](call.call_id)
-        return Response(status_code=_NO_CONTENT)
+        return no_content()
 
     action.__name__ = f"desk_{name.replace('/', '_')}"
     desk_router.add_api_route(
         f"/calls/{{call_id}}/{name}",
         action,
         methods=["POST"],
-        status_code=_NO_CONTENT,
+        status_code=NO_CONTENT,
         response_class=Response,
         summary=summary,
     )
@@ -232,32 +232,30 @@ _control("consult/complete", "Attended transfer: join the caller with the consul
 _control("consult/cancel", "Attended transfer: drop the consultation")
 
 
-@desk_router.post(
+@post_no_content(
+    desk_router,
     "/calls/{call_id}/transfer",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Blind transfer to an operator, a queue or an organisation",
+    "Blind transfer to an operator, a queue or an organisation",
 )
 async def transfer(
     request: Request, call_id: str, body: TargetIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
     call = await _own_call(request, who, call_id, control=True)
     call_actions(request).transfer_blind(call.call_id, TransferTarget(body.kind, body.id))
-    return Response(status_code=_NO_CONTENT)
+    return no_content()
 
 
-@desk_router.post(
+@post_no_content(
+    desk_router,
     "/calls/{call_id}/consult",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Attended transfer: hold the caller and ring the target",
+    "Attended transfer: hold the caller and ring the target",
 )
 async def consult(
     request: Request, call_id: str, body: TargetIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
     call = await _own_call(request, who, call_id, control=True)
     call_actions(request).consult(call.call_id, TransferTarget(body.kind, body.id))
-    return Response(status_code=_NO_CONTENT)
+    return no_content()
 
 
 @desk_router.post("/dial", response_model=DialOut, summary="Outbound call from the desk")

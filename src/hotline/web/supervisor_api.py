@@ -29,6 +29,7 @@ from hotline.web.auth import Principal, require
 from hotline.web.desk_models import LiveCallOut, live_call_out
 from hotline.web.errors import ApiError, ErrorCode
 from hotline.web.masking import mask_number, may_see_topic
+from hotline.web.no_content import no_content, post_no_content
 from hotline.web.permissions import Permission
 from hotline.web.wallboard import WallboardOut, wallboard
 from hotline.web.workplace import (
@@ -46,7 +47,6 @@ MAX_AUDITED_CALLS: Final = 200  # call ids named in one personal_data.viewed rec
 _CONTROL = Depends(require(Permission.QUEUES_CONTROL))
 _MONITOR = Depends(require(Permission.MONITOR))
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@+-]+$")]
-_NO_CONTENT = 204
 
 supervisor_router = APIRouter(prefix="/api/v1/supervisor", tags=["supervisor"])
 
@@ -116,61 +116,55 @@ async def live_calls(request: Request, who: Annotated[Principal, _VIEW]) -> list
     return out
 
 
-def _done() -> Response:
-    return Response(status_code=_NO_CONTENT)
+async def _audited(
+    request: Request,
+    who: Principal,
+    action: SupervisorAudit,
+    object_: str,
+    details: dict[str, object],
+) -> Response:
+    """Audit a queue action done by ``who`` and answer 204."""
+    await record(request, who, action, object=object_, details=details)
+    return no_content()
 
 
-@supervisor_router.post(
-    "/calls/{call_id}/move",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Move a waiting call",
-)
+@post_no_content(supervisor_router, "/calls/{call_id}/move", "Move a waiting call")
 async def move_call(
     request: Request, call_id: str, body: MoveIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
     queue_actions(request).move_call(CallId(call_id), QueueId(body.queue_id))
-    await record(request, who, SupervisorAudit.CALL_MOVED, object=f"call:{call_id}",
-                 details={"queue_id": body.queue_id})  # fmt: skip
-    return _done()
+    return await _audited(
+        request, who, SupervisorAudit.CALL_MOVED, f"call:{call_id}", {"queue_id": body.queue_id}
+    )
 
 
-@supervisor_router.post(
-    "/calls/{call_id}/priority",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Change a waiting call's priority",
-)
+@post_no_content(supervisor_router, "/calls/{call_id}/priority", "Change a waiting call's priority")
 async def set_priority(
     request: Request, call_id: str, body: PriorityIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
     queue_actions(request).set_call_priority(CallId(call_id), body.priority)
-    await record(request, who, SupervisorAudit.CALL_PRIORITY, object=f"call:{call_id}",
-                 details={"priority": body.priority})  # fmt: skip
-    return _done()
+    return await _audited(
+        request, who, SupervisorAudit.CALL_PRIORITY, f"call:{call_id}", {"priority": body.priority}
+    )
 
 
-@supervisor_router.post(
-    "/calls/{call_id}/assign",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Offer a waiting call to an operator next",
+@post_no_content(
+    supervisor_router, "/calls/{call_id}/assign", "Offer a waiting call to an operator next"
 )
 async def assign_call(
     request: Request, call_id: str, body: AssignIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
     queue_actions(request).assign_call(CallId(call_id), OperatorId(body.operator_id))
-    await record(request, who, SupervisorAudit.CALL_ASSIGNED, object=f"call:{call_id}",
-                 details={"operator_id": body.operator_id})  # fmt: skip
-    return _done()
+    return await _audited(
+        request,
+        who,
+        SupervisorAudit.CALL_ASSIGNED,
+        f"call:{call_id}",
+        {"operator_id": body.operator_id},
+    )
 
 
-@supervisor_router.post(
-    "/operators/{operator_id}/state",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="Set an operator's state",
-)
+@post_no_content(supervisor_router, "/operators/{operator_id}/state", "Set an operator's state")
 async def set_operator_state(
     request: Request, operator_id: str, body: OperatorStateIn, who: Annotated[Principal, _CONTROL]
 ) -> Response:
@@ -178,9 +172,13 @@ async def set_operator_state(
     if body.state == "not_ready" and reason not in workplace_of(request).settings.not_ready_reasons:
         reason = "supervisor"
     changed = apply_operator_state(request, OperatorId(operator_id), body.state, reason)
-    await record(request, who, SupervisorAudit.OPERATOR_STATE, object=f"operator:{operator_id}",
-                 details={"state": body.state, "reason": reason, "changed": changed})  # fmt: skip
-    return _done()
+    return await _audited(
+        request,
+        who,
+        SupervisorAudit.OPERATOR_STATE,
+        f"operator:{operator_id}",
+        {"state": body.state, "reason": reason, "changed": changed},
+    )
 
 
 @supervisor_router.post(
@@ -200,12 +198,7 @@ async def monitor(
     return MonitorOut(session_id=session_id, call_id=call.call_id, mode=body.mode)
 
 
-@supervisor_router.post(
-    "/monitor/{session_id}/stop",
-    status_code=_NO_CONTENT,
-    response_class=Response,
-    summary="End a monitoring session",
-)
+@post_no_content(supervisor_router, "/monitor/{session_id}/stop", "End a monitoring session")
 async def stop_monitor(
     request: Request, session_id: str, who: Annotated[Principal, _MONITOR]
 ) -> Response:
@@ -213,4 +206,4 @@ async def stop_monitor(
         raise ApiError(ErrorCode.NOT_FOUND)
     call_actions(request).stop_monitor(session_id)
     await record(request, who, SupervisorAudit.MONITOR_STOPPED, object=f"monitor:{session_id}")
-    return _done()
+    return no_content()

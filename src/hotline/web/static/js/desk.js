@@ -2,6 +2,7 @@
 // wrap-up form. Live data over /api/v1/live; actions through /api/v1/desk/...
 import { api } from "/static/js/api.js";
 import { connectLive, el, label, labels, seconds } from "/static/js/live.js";
+import { problemLine } from "/static/js/problem.js";
 
 const L = labels();
 const $ = (id) => document.getElementById(id);
@@ -17,23 +18,7 @@ let consulting = false;
 let transferred = null;
 const TRANSFER_SETTLE_MS = 60000;
 
-function problem(text) {
-  const p = $("desk-problem");
-  p.textContent = text || "";
-  p.hidden = !text;
-}
-
-// The answer of fn (true for an empty answer such as 204), or null when it failed.
-async function act(fn) {
-  try {
-    problem("");
-    const answer = await fn();
-    return answer === null || answer === undefined ? true : answer;
-  } catch (err) {
-    problem(err.message);
-    return null;
-  }
-}
+const { problem, act } = problemLine("desk-problem");
 
 function renderOperator(op) {
   me = op.operator_id;

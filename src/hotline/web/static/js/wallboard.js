@@ -3,6 +3,7 @@
 // second and on events); without the socket (no calls.view) it polls the REST API.
 import { api } from "/static/js/api.js";
 import { connectLive, el, fill, label, labels } from "/static/js/live.js";
+import { problemLine } from "/static/js/problem.js";
 
 const L = labels();
 const $ = (id) => document.getElementById(id);
@@ -13,23 +14,7 @@ let queueIds = [];
 let session = null;
 let polling = null;
 
-function problem(text) {
-  const p = $("wb-problem");
-  p.textContent = text || "";
-  p.hidden = !text;
-}
-
-// The answer of fn (true for an empty answer such as 204), or null when it failed.
-async function act(fn) {
-  try {
-    problem("");
-    const answer = await fn();
-    return answer === null || answer === undefined ? true : answer;
-  } catch (err) {
-    problem(err.message);
-    return null;
-  }
-}
+const { problem, act } = problemLine("wb-problem");
 
 const topicName = (id) => label(L, `topic.${id}`, id);
 const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 100)} %`);

@@ -45,7 +45,9 @@ import enum
 import hashlib
 import hmac
 import json
+import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +82,9 @@ MAX_PAGE: Final = 500
 MAX_TEXT: Final = 2000
 MAX_DETAILS_CHARS: Final = 16_000
 _VERIFY_BATCH: Final = 1000
-_APPEND_RETRIES: Final = 20
+_APPEND_DEADLINE_S: Final = 30.0
+_APPEND_FIRST_BACKOFF_S: Final = 0.002
+_APPEND_MAX_BACKOFF_S: Final = 0.1
 _PG_APPEND_LOCK: Final = 0x48_6F_74_6C_31_32_32  # "Hotl122": the audit chain's advisory lock
 
 
@@ -249,6 +253,7 @@ class AuditLog:
         self._db = db
         self._key = key if key is not None else b""
         self._lock = threading.Lock()
+        self._jitter = random.Random()  # back-off spread between competing writers
 
     def append(
         self,
@@ -279,12 +284,21 @@ class AuditLog:
             "reason": _clip(reason),
         }
         with self._lock:
-            for _attempt in range(_APPEND_RETRIES - 1):
+            # Another writer (another process, another engine) may take this seq first,
+            # or SQLite may refuse the upgrade of our read to a write at once
+            # (SQLITE_BUSY without waiting, to avoid a deadlock): back off with jitter
+            # and retry on the new head until the deadline; a record is never dropped
+            # because of contention alone.
+            deadline = time.monotonic() + _APPEND_DEADLINE_S
+            delay = _APPEND_FIRST_BACKOFF_S
+            while True:
                 try:
                     return self._append_once(fields)
                 except (IntegrityError, OperationalError):
-                    continue  # another writer took this seq: retry on the new head
-            return self._append_once(fields)
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(delay * (0.5 + self._jitter.random()))
+                    delay = min(delay * 2, _APPEND_MAX_BACKOFF_S)
 
     def _append_once(self, fields: dict[str, Any]) -> AuditEntry:
         with self._db.session() as s, s.begin():

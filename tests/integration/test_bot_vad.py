@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import wave
@@ -13,6 +14,7 @@ import pytest
 from hotline.bot.ports import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ, VadEvent, VadEventKind
 from hotline.bot.vad import VadEngine
 from hotline.bot.vad_engines import create_vad
+from hotline.calls.bot_detectors import DetectorPool
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +122,23 @@ def test_webrtc_takes_a_425_hz_tone_for_speech(tone: bytes) -> None:
     assert [e.kind for e in events] == [VadEventKind.SPEECH_STARTED, VadEventKind.SPEECH_ENDED]
     assert abs(events[0].at_ms - LEAD_MS) <= TOLERANCE_MS
     assert abs(events[1].at_ms - (LEAD_MS + 3000)) <= TOLERANCE_MS
+
+
+@pytest.mark.parametrize("engine", list(VadEngine))
+def test_a_pooled_detector_given_back_mid_speech_is_as_good_as_new(
+    engine: VadEngine, speech: tuple[bytes, int, int]
+) -> None:
+    audio, _start_ms, _end_ms = speech
+    fresh = create_vad(engine, fallback=False).feed(audio)
+    pool = DetectorPool(functools.partial(create_vad, engine, fallback=False), max_idle=1)
+    detector = pool.acquire()
+    half = len(audio) // 2 // FRAME_BYTES * FRAME_BYTES
+    detector.feed(audio[:half])  # the caller hangs up in the middle of the phrase
+    assert detector.tracker.in_utterance
+    pool.release(detector)
+    again = pool.acquire()
+    assert again is detector and pool.created == 1
+    shift = half // FRAME_BYTES * FRAME_MS  # audio time runs on across calls
+    assert [(e.kind, e.at_ms - shift) for e in again.feed(audio)] == [
+        (e.kind, e.at_ms) for e in fresh
+    ]

@@ -57,6 +57,7 @@ from hotline.bot.tts_engines import create_synthesizer
 from hotline.bot.vad import VadConfig, VadEngine
 from hotline.bot.vad_engines import create_vad
 from hotline.calls.actions import LiveActions
+from hotline.calls.bot_detectors import DetectorPool
 from hotline.calls.capacity import CapacityGuard, CapacityLimits
 from hotline.calls.capacity_gate import BUSY_MESSAGE, CapacityGate, pacer_counters
 from hotline.calls.controller import CallController
@@ -111,9 +112,11 @@ OPERATOR_ROLE: Final = "operator"
 PHONE_POLL_S: Final = 1.0
 PROMPT_CODECS: Final = ("PCMA", "PCMU")
 TTS_CACHE_DIR: Final = Path("prompts") / "tts"
+"""Rendered speech, under the data directory."""
 BOT_EMBEDDINGS: Final = Path("prompts") / "kb-embeddings.npz"
 """The standard answers' sentence embeddings, cached under the data directory."""
-"""Rendered speech, under the data directory."""
+VAD_PREWARM: Final = 2
+"""Detectors made at start-up (more are made, and kept, as calls need them)."""
 
 
 class RegistrarPhones:
@@ -522,10 +525,8 @@ class CallService:
         )
         self._bot_closers.append(recognizer.aclose)
         listening = await recognizer.start()
-        bot.engines = replace(
-            bot.engines,
-            recognizer=recognizer,
-            vad=functools.partial(
+        detectors = DetectorPool(
+            functools.partial(
                 create_vad,
                 VadEngine(cfg.vad_engine),
                 VadConfig(
@@ -535,6 +536,15 @@ class CallService:
                 ),
                 webrtc_mode=cfg.vad_webrtc_mode,
             ),
+            max_idle=cfg.asr_max_sessions,
+        )
+        if listening:  # the first calls need not load a detector model
+            await asyncio.to_thread(detectors.prewarm, VAD_PREWARM)
+        bot.engines = replace(
+            bot.engines,
+            recognizer=recognizer,
+            vad=detectors.acquire,
+            vad_release=detectors.release,
         )
         if listening:  # the matcher (rebuilt from then on when an answer changes)
             await self.answers.start()

@@ -89,11 +89,15 @@ class RecognitionSession(Protocol):
     """One utterance being recognised."""
 
     async def accept(self, pcm: bytes) -> RecognitionResult | None:
-        """Feed audio; a partial (or final, at an engine-detected end) result, or None."""
+        """Feed audio; a partial result, a final segment (an engine-detected pause), or None.
+
+        A final segment is part of the utterance; :meth:`finish` returns it again
+        within the whole transcript.
+        """
         ...
 
     async def finish(self) -> RecognitionResult:
-        """No more audio: the final transcript."""
+        """No more audio: the whole utterance's transcript (every final segment, in order)."""
         ...
 
     async def close(self) -> None:

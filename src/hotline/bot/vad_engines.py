@@ -1,7 +1,7 @@
 """The VAD engine chosen by settings, with webrtcvad as the fallback (L3 wiring helper).
 
 :func:`create_vad` builds one :class:`~hotline.bot.vad.ScoredVad` per call
-leg.  Silero is the default engine; when it cannot be loaded (a broken wheel,
+leg (:class:`hotline.calls.bot_detectors.DetectorPool` keeps them, reset, between calls).  Silero is the default engine; when it cannot be loaded (a broken wheel,
 an unsupported CPU) the detector falls back to webrtcvad, logs why once per
 detector, and says so in :attr:`~hotline.bot.vad.ScoredVad.engine`.  Only when
 both fail does it raise :class:`~hotline.bot.vad.VadEngineUnavailableError`.

@@ -39,13 +39,7 @@ class WebrtcScorer:
                 "HOTLINE_BOT__VAD_WEBRTC_SMOOTHING",
                 f"must be 1..{_MAX_SMOOTHING_FRAMES} frames (got {smoothing_frames})",
             )
-        try:
-            import webrtcvad  # type: ignore[import-untyped]
-
-            vad = cast(_WebrtcVad, webrtcvad.Vad(mode))
-        except (ImportError, OSError, RuntimeError, ValueError) as exc:
-            raise VadEngineUnavailableError(f"webrtcvad could not be loaded: {exc}") from exc
-        self._vad = vad
+        self._vad = self._new_vad(mode)
         self._mode = mode
         self._history: deque[bool] = deque(maxlen=smoothing_frames)
 
@@ -58,4 +52,15 @@ class WebrtcScorer:
         return sum(self._history) / maxlen
 
     def reset(self) -> None:
+        """Forget the stream: the smoothing and the engine's own adaptive state (a new engine)."""
         self._history.clear()
+        self._vad = self._new_vad(self._mode)
+
+    @staticmethod
+    def _new_vad(mode: int) -> _WebrtcVad:
+        try:
+            import webrtcvad  # type: ignore[import-untyped]
+
+            return cast(_WebrtcVad, webrtcvad.Vad(mode))
+        except (ImportError, OSError, RuntimeError, ValueError) as exc:
+            raise VadEngineUnavailableError(f"webrtcvad could not be loaded: {exc}") from exc

@@ -135,7 +135,9 @@ class BotEngines:
     """The approved text of a standard answer by id."""
     recognizer: SpeechRecognizer | None = None
     vad: Callable[[], VoiceActivityDetector] | None = None
-    """A new detector for each call."""
+    """A detector in its initial state for each call (may block: called off the loop)."""
+    vad_release: Callable[[VoiceActivityDetector], None] | None = None
+    """Where a call's detector goes when the call is done (a pool); None: dropped."""
     matcher: AnswerMatcher | None = None
 
     @property
@@ -280,6 +282,7 @@ class BotCalls:
             return
         bot.attaching = None
         if bot.done:
+            self._give_back(vad)
             return
         bot.vad = vad
         self._media.tap_audio(bot.leg_id, lambda pcm: self._on_audio(bot, pcm))
@@ -522,6 +525,13 @@ class BotCalls:
         if bot.vad is not None:
             with contextlib.suppress(HotlineError):
                 self._media.tap_audio(bot.leg_id, None)
+            self._give_back(bot.vad)
+            bot.vad = None
+
+    def _give_back(self, vad: VoiceActivityDetector) -> None:
+        release = self.engines.vad_release
+        if release is not None:
+            release(vad)
 
     def _arm(self, bot: _BotCall) -> None:
         due = bot.dialogue.get_timer()
@@ -556,9 +566,12 @@ async def _transcribe(
     grammar: tuple[str, ...] | None,
     queue: asyncio.Queue[bytes | None],
 ) -> str:
-    """Feed one utterance from ``queue`` (None ends it) to a new session; the whole transcript."""
+    """Feed one utterance from ``queue`` (None ends it) to a new session; the whole transcript.
+
+    Final segments the engine reports on the way are part of what
+    :meth:`~hotline.bot.ports.RecognitionSession.finish` returns, so only that is used.
+    """
     session = await recognizer.open(grammar)
-    texts: list[str] = []
     try:
         ended = False
         while not ended:
@@ -570,12 +583,8 @@ async def _transcribe(
                     break
                 frames.append(frame)
             if frames:
-                result = await session.accept(b"".join(frames))
-                if result is not None and result.final and result.text.strip():
-                    texts.append(result.text.strip())
+                await session.accept(b"".join(frames))
         final = await session.finish()
-        if final.text.strip():
-            texts.append(final.text.strip())
     finally:
         await session.close()
-    return " ".join(texts)
+    return final.text.strip()

@@ -487,3 +487,67 @@ def test_bot_events_carry_a_bounded_transcript_and_the_answer(wav: Path) -> None
     transcript = ended.payload["transcript"]
     assert isinstance(transcript, str) and len(transcript) == 1024
     assert transcript.startswith("вопрос вопрос") and " | ещё" in transcript
+
+
+@dataclass
+class SegmentedSession(FakeSession):
+    """An engine that closes a segment at a pause, then returns the whole utterance."""
+
+    segment: str = ""
+    reported: bool = False
+
+    async def accept(self, pcm: bytes) -> RecognitionResult | None:
+        self.audio += pcm
+        if not self.reported:
+            self.reported = True
+            return RecognitionResult(self.segment, True, 0.8)
+        return None
+
+
+async def test_segments_the_engine_closed_early_are_not_repeated(wav: Path) -> None:
+    rig = make_rig(wav)
+    whole = "как записаться к врачу"
+
+    async def open_segmented(grammar: Sequence[str] | None = None) -> FakeSession:
+        session = SegmentedSession(whole, segment="как записаться")
+        rig.recognizer.sessions.append(session)
+        return session
+
+    rig.recognizer.open = open_segmented  # type: ignore[method-assign]
+    rig.bots.start(CALL, LEG, "PCMA", "health")
+    await rig.finish_playback()
+    await rig.speak()
+    assert rig.recognizer.sessions[0].reported
+    assert rig.call.bot_transcript == [whole]
+    assert rig.speech.said[-1] == ANSWER
+
+
+async def test_the_detector_is_given_back_when_the_call_ends(wav: Path) -> None:
+    rig = make_rig(wav)
+    given_back: list[object] = []
+    rig.bots.engines = replace(rig.bots.engines, vad_release=given_back.append)
+    rig.bots.start(CALL, LEG, "PCMA", None)
+    await rig.settle()
+    sink = rig.media.sink
+    assert sink is not None and given_back == []
+    sink(LOUD)  # the caller is speaking as they hang up
+    rig.bots.end(CALL)
+    await rig.settle()
+    assert len(given_back) == 1 and isinstance(given_back[0], FakeVad)
+    assert rig.media.taps == [True, False]
+    sink(LOUD)  # a late packet after the hang-up: the detector is not touched
+    assert len(given_back) == 1
+
+
+async def test_a_call_handed_over_gives_its_detector_back_once(wav: Path) -> None:
+    rig = make_rig(wav)
+    given_back: list[object] = []
+    rig.bots.engines = replace(rig.bots.engines, vad_release=given_back.append)
+    rig.bots.start(CALL, LEG, "PCMA", None)
+    await rig.finish_playback()
+    rig.key("0")
+    await rig.finish_playback()
+    assert rig.exit.log == [("handed_over", CALL)]
+    rig.bots.end(CALL)
+    await rig.bots.aclose()
+    assert len(given_back) == 1

@@ -78,6 +78,7 @@ class ExitKind(enum.Enum):
     CALLBACK = "callback"  # a call-back is scheduled; the caller is told and released
     MESSAGE_AND_END = "message_and_end"  # ``target`` is a prompt id (None: the default one)
     EXTERNAL = "external"  # ``target`` is a telephone number to send the call to
+    BOT = "bot"  # the voice assistant takes it; a hand-over joins ``target`` (None: this queue)
 
 
 class EmptyPolicy(enum.Enum):

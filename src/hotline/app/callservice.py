@@ -67,6 +67,7 @@ from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
 from hotline.calls.ctl_org_transfer import wire_org_transfers
 from hotline.calls.ctl_ports import EventSink, FixedRouting, PhoneContact, Route
 from hotline.calls.ctl_queue import build_queue_phrases
+from hotline.calls.ctl_queue_bot import QueueBot
 from hotline.calls.trunks import TrunkTable
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock
@@ -510,7 +511,12 @@ class CallService:
             calls=self.controller.call,
             events=self.controller.events,
         )
-        self.bot.attach(self.menu)
+        queue_bot = QueueBot(
+            bots=self.bot, menu=self.menu, host=self.controller, calls=self.controller.call,
+            media=self.media, voice=self.controller.voice,
+        )  # fmt: skip
+        self.controller.queue_bot = queue_bot
+        self.bot.attach(queue_bot)  # the menu's calls pass on to the menu runner
         self.menu.bot = self.bot
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._load_bot(self.bot), name="bot-engines"))

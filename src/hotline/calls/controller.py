@@ -87,6 +87,7 @@ from hotline.calls.ctl_ports import (
     Signalling,
 )
 from hotline.calls.ctl_queue import ExitReason, QueueVoice
+from hotline.calls.ctl_queue_bot import QueueBot
 from hotline.calls.ctl_transfer import CallTransfers, TransferHooks
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId
@@ -167,6 +168,7 @@ class CallController(MenuAnswers):
         self.outbound: OutboundDialer | None = None  # operator-first calls (ctl_outbound)
         self.callbacks: CallbackDesk | None = None  # call-back requests (ctl_callback)
         self.capacity: CapacityGate | None = None  # admission of new calls (capacity_gate)
+        self.queue_bot: QueueBot | None = None  # queue exits to the assistant (ctl_queue_bot)
         if isinstance(media, DialogMedia):
             self.dialogs = CallDialogs(
                 media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
@@ -419,7 +421,8 @@ class CallController(MenuAnswers):
         self._media.play(call.caller_media, greeting)
 
     def _enter_queue(self, call: Call) -> None:
-        call.move(CallPhase.QUEUED)
+        if call.phase is not CallPhase.QUEUED:  # QUEUED: back from the assistant (ctl_queue_bot)
+            call.move(CallPhase.QUEUED)
         call.queue_id = call.route.queue_id
         if call.caller_media is not None:
             call.moh_item = f"moh-{call.call_id}"
@@ -470,7 +473,9 @@ class CallController(MenuAnswers):
                 pass
 
     def _leave(self, call: Call, reason: ExitReason, action: ExitAction | None) -> None:
-        """The ACD let the call go: its message plays (ctl_queue), then the call ends."""
+        """The ACD let the call go: the assistant takes it, or its message plays, then it ends."""
+        if self.queue_bot is not None and self.queue_bot.take(call, action):
+            return
         media, moh = call.caller_media, call.moh_item
         call.moh_item = None
         if not self.voice.farewell(call.call_id, media, call.codec, moh, reason, action):
@@ -486,6 +491,8 @@ class CallController(MenuAnswers):
         call.move(CallPhase.ENDED)
         if was is CallPhase.GREETING and call.route.menu is not None:
             call.route.menu.end(call.call_id)
+        if self.queue_bot is not None:
+            self.queue_bot.forget(call.call_id)
         if call.in_acd:
             call.position = self._acd.call_position(call.call_id)
             with contextlib.suppress(LocalProtocolError):  # the wait norm took it out already
@@ -551,6 +558,10 @@ class CallController(MenuAnswers):
             return
         call = self._by_media.get(event.leg_id)
         if call is None or call.ended:
+            return
+        if self.queue_bot is not None and self.queue_bot.on_media_event(call, event):
+            if isinstance(event, MediaTimeout):
+                self._end(call, HungUpBy.SYSTEM, "rtp_timeout")
             return
         menu = call.route.menu
         if menu is not None and call.phase is CallPhase.GREETING:

@@ -5,7 +5,8 @@
 :class:`~hotline.ivr.runner.IvrRunner` reports through these methods (the
 ``IvrHost`` it is attached to) while a call is in the menu (phase
 ``GREETING``): the topic, ``call.ivr_choice`` (docs/metrics.md), the queue,
-the end of the call.  :meth:`MenuAnswers.hang_up` ends any live call from
+the end of the call; and the assistant's hand-back of a queue's call
+(:mod:`hotline.calls.ctl_queue_bot`).  :meth:`MenuAnswers.hang_up` ends any live call from
 our side (the desk's hang-up, :mod:`hotline.calls.actions`).
 """
 
@@ -79,6 +80,17 @@ class MenuAnswers:
         """The menu ended the call after its message (``self_service``: the message informed)."""
         if (call := _in_menu(self, call_id)) is not None:
             self._end(call, HungUpBy.SYSTEM, "ivr_self_service" if self_service else "ivr_hangup")
+
+    def bot_to_queue(self: _Host, call: Call, queue_id: QueueId) -> None:
+        """A queue's call the assistant handed over (ctl_queue_bot) waits in ``queue_id`` again."""
+        if self._calls.get(call.call_id) is call and call.phase is CallPhase.QUEUED:
+            call.route = replace(call.route, queue_id=queue_id)
+            self._enter_queue(call)
+
+    def bot_hang_up(self: _Host, call: Call) -> None:
+        """The assistant helped a queue's caller and said goodbye (ctl_queue_bot)."""
+        if self._calls.get(call.call_id) is call:
+            self._end(call, HungUpBy.SYSTEM, "bot_resolved")
 
     def hang_up(self: _Host, call_id: CallId, who: HungUpBy, cause: str) -> bool:
         """End a live call from our side, whatever its phase; False when there is none."""

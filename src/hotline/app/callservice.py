@@ -513,7 +513,7 @@ class CallService:
         )
         queue_bot = QueueBot(
             bots=self.bot, menu=self.menu, host=self.controller, calls=self.controller.call,
-            media=self.media, voice=self.controller.voice,
+            media=self.media, voice=self.controller.voice, has_queue=self.acd.has_queue,
         )  # fmt: skip
         self.controller.queue_bot = queue_bot
         self.bot.attach(queue_bot)  # the menu's calls pass on to the menu runner

@@ -10,7 +10,8 @@ get a standard answer while every operator is busy.  :class:`QueueBot`
   the calls a queue sent are its own, the others (the menu's "ask the
   assistant" node) go on to the voice-menu runner;
 * when the assistant hands over, puts the call back in the action's target
-  queue (None: the queue it left); when the caller was helped, ends it.
+  queue (None, or a queue that no longer exists: the queue it left); when the
+  caller was helped, ends it.
 
 A call goes to the assistant from a queue at most once: when its second
 wait also runs out, the rule's message plays and the call ends, so a caller
@@ -75,6 +76,7 @@ class QueueBot:
         calls: Callable[[CallId], Call | None],
         media: BotMedia,
         voice: QueueVoice,
+        has_queue: Callable[[QueueId], bool],
     ) -> None:
         self._bots = bots
         self._menu = menu
@@ -82,7 +84,8 @@ class QueueBot:
         self._calls = calls
         self._media = media
         self._voice = voice
-        self._back: dict[CallId, QueueId] = {}  # with the assistant now → where it goes back
+        self._has_queue = has_queue
+        self._back: dict[CallId, tuple[QueueId, QueueId]] = {}  # with the assistant → (to, left)
         self._had: set[CallId] = set()  # live calls a queue has sent to the assistant already
         self.taken = 0
         self.refused = 0
@@ -99,7 +102,8 @@ class QueueBot:
         if call.call_id in self._had or leg is None or call.phase is not CallPhase.QUEUED:
             log.info("queue call not sent to the assistant again", call_id=call.call_id)
             return False
-        back = QueueId(action.target) if action.target else call.queue_id or call.route.queue_id
+        left = call.queue_id or call.route.queue_id
+        back = QueueId(action.target) if action.target else left
         self._voice.hush(call.call_id, leg)
         if call.moh_item is not None:
             self._media.stop_playback(leg, call.moh_item)
@@ -109,7 +113,7 @@ class QueueBot:
             log.info("the assistant cannot take the queue call", call_id=call.call_id)
             return False
         self._had.add(call.call_id)
-        self._back[call.call_id] = back
+        self._back[call.call_id] = (back, left)
         self.taken += 1
         log.info("queue call goes to the assistant", call_id=call.call_id, back_to=back)
         return True
@@ -129,10 +133,14 @@ class QueueBot:
 
     # -- BotExit -------------------------------------------------------------------------------
     def bot_handed_over(self, call_id: CallId) -> None:
-        back = self._back.pop(call_id, None)
-        if back is None:
+        visit = self._back.pop(call_id, None)
+        if visit is None:
             self._menu.bot_handed_over(call_id)
             return
+        back, left = visit
+        if not self._has_queue(back):  # a target removed (or mistyped) since
+            log.warning("assistant hand-back queue unknown", call_id=call_id, queue=back)
+            back = left
         call = self._calls(call_id)
         if call is not None and not call.ended:
             log.info("the assistant hands the queue call back", call_id=call_id, queue=back)

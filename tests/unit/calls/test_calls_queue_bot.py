@@ -81,7 +81,7 @@ def with_bot(rig: Rig) -> BotRig:
     controller = rig.controller
     queue_bot = QueueBot(
         bots=bots, menu=menu, host=controller, calls=controller.call, media=controller._media,
-        voice=controller.voice,
+        voice=controller.voice, has_queue=rig.acd.has_queue,
     )  # fmt: skip
     controller.queue_bot = queue_bot
     return BotRig(rig, bots, menu, queue_bot)
@@ -155,6 +155,17 @@ async def test_a_target_queue_takes_the_call_back(phrases: QueuePhrases) -> None
     b.queue_bot.bot_handed_over(call.call_id)
     assert call.queue_id == BACKUP and call.in_acd
     assert [e.queue_id for e in b.rig.events.of(EventKind.QUEUE_ENTERED)] == ["general", "backup"]
+
+
+async def test_an_unknown_target_hands_back_to_the_queue_it_left(phrases: QueuePhrases) -> None:
+    b = timed_out_to_bot(phrases)
+    b.rig.acd.update_queue(
+        queue_config(max_wait_s=6.0, max_wait_action=ExitAction(ExitKind.BOT, "no-such-queue"))
+    )
+    _leg, call = await waiting(b.rig)
+    b.rig.advance(6.0)
+    b.queue_bot.bot_handed_over(call.call_id)
+    assert call.queue_id == GENERAL and call.in_acd and b.rig.controller.active() == 1
 
 
 async def test_a_helped_caller_is_let_go(phrases: QueuePhrases) -> None:

@@ -68,6 +68,7 @@ from hotline.calls.ctl_org_transfer import wire_org_transfers
 from hotline.calls.ctl_ports import EventSink, FixedRouting, PhoneContact, Route
 from hotline.calls.ctl_queue import build_queue_phrases
 from hotline.calls.ctl_queue_bot import QueueBot
+from hotline.calls.ctl_queue_external import QueueExternal
 from hotline.calls.trunks import TrunkTable
 from hotline.core.bus import EventBus
 from hotline.core.clock import Clock
@@ -391,6 +392,9 @@ class CallService:
         )  # fmt: skip
         self.controller.capacity = self.capacity
         self.controller.external = self.external
+        self.controller.queue_external = QueueExternal(  # queue exits to a number (R7)
+            external=self.external, host=self.controller, media=self.media
+        )
         self.outbound = wire_outbound(
             self.controller, acd=self.acd, media=self.media, phones=self.phones,
             trunks=self.trunks, clock=clock,

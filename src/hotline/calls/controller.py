@@ -88,6 +88,7 @@ from hotline.calls.ctl_ports import (
 )
 from hotline.calls.ctl_queue import ExitReason, QueueVoice
 from hotline.calls.ctl_queue_bot import QueueBot
+from hotline.calls.ctl_queue_external import QueueExternal
 from hotline.calls.ctl_transfer import CallTransfers, TransferHooks
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId
@@ -169,6 +170,7 @@ class CallController(MenuAnswers):
         self.callbacks: CallbackDesk | None = None  # call-back requests (ctl_callback)
         self.capacity: CapacityGate | None = None  # admission of new calls (capacity_gate)
         self.queue_bot: QueueBot | None = None  # queue exits to the assistant (ctl_queue_bot)
+        self.queue_external: QueueExternal | None = None  # exits to a number (ctl_queue_external)
         if isinstance(media, DialogMedia):
             self.dialogs = CallDialogs(
                 media=media, acd=acd, events=self.events, music_on_hold=music_on_hold,
@@ -473,8 +475,10 @@ class CallController(MenuAnswers):
                 pass
 
     def _leave(self, call: Call, reason: ExitReason, action: ExitAction | None) -> None:
-        """The ACD let the call go: the assistant takes it, or its message plays, then it ends."""
+        """The ACD let the call go: the assistant or an outside number takes it, or a goodbye."""
         if self.queue_bot is not None and self.queue_bot.take(call, action):
+            return
+        if self.queue_external is not None and self.queue_external.take(call, action, reason):
             return
         media, moh = call.caller_media, call.moh_item
         call.moh_item = None

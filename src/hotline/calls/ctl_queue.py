@@ -255,6 +255,7 @@ class QueueVoice:
         self.callbacks: CallbackRequests | None = None
         """Set to offer the call-back (key 1) in every announcement."""
         self._serial = 0
+        self._external_warned = False
         self.announcements = 0
         self.missing_prompts = 0
 
@@ -334,10 +335,12 @@ class QueueVoice:
         if leg_id is None:
             return False
         if action is not None and action.kind is ExitKind.EXTERNAL:
-            log.warning(
-                "queue exit to an external number is not supported yet: message and end",
-                call_id=call_id,
-                number=action.target,
+            # Not taken by ctl_queue_external (no redirector wired, an unusable target):
+            # the goodbye plays instead; warned once, then only noted.
+            note = log.info if self._external_warned else log.warning
+            self._external_warned = True
+            note(
+                "queue exit to an outside number not carried out: message and end", call_id=call_id
             )
         if action is not None and action.kind is ExitKind.CALLBACK:
             reason = ExitReason.CALLBACK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from structlog.testing import capture_logs
 from test_calls_controller_fakes import (
     GENERAL,
     RecordingMedia,
@@ -263,17 +264,24 @@ async def test_overflow_on_the_wait_norm_moves_the_call(phrases: QueuePhrases) -
     assert heard.said() == [("Вы — первый в очереди.",)]  # the new queue announces on entry
 
 
-async def test_external_action_is_not_supported_yet_message_and_end(
+async def test_external_action_without_a_redirector_says_the_message_and_ends(
     phrases: QueuePhrases,
 ) -> None:
+    """Not wired to ctl_queue_external (it dials the number): the goodbye, warned once."""
     action = ExitAction(ExitKind.EXTERNAL, "+74950000000")
     rig, heard = voiced_rig(phrases, queue_config(max_wait_s=6.0, max_wait_action=action))
-    leg, call = await queued(rig)
-    rig.advance(6.0)
+    assert rig.controller.queue_external is None
+    with capture_logs() as logs:
+        leg, call = await queued(rig)
+        second = rig.ua.incoming(caller_offer(), caller="79990000000")
+        await rig.controller.settle()
+        rig.advance(6.0)
     assert heard.said()[-1][0].startswith("К сожалению, все операторы заняты")
     farewell(rig, call)
-    assert got_bye(rig, leg)
-    assert rig.events.of(EventKind.QUEUE_TIMED_OUT)[0].text("action") == "external"
+    assert got_bye(rig, leg) and not got_bye(rig, second)
+    assert [e.text("action") for e in rig.events.of(EventKind.QUEUE_TIMED_OUT)] == ["external"] * 2
+    levels = [e["log_level"] for e in logs if "outside number" in e["event"]]
+    assert levels == ["warning", "info"]
 
 
 async def test_callback_action_says_we_call_back_one_outcome(phrases: QueuePhrases) -> None:

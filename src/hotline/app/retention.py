@@ -16,7 +16,8 @@ form the call detail records show (:func:`hotline.reports.cdr.mask_number`).
 
 A real run (not a dry run) also writes the audit log (R13, actor
 ``retention``): one record per recording deleted (or found missing, or
-refused), and one record counting the events whose numbers were masked.
+refused), one record counting the events whose numbers were masked and one
+counting the assistant's transcripts erased.
 """
 
 from __future__ import annotations
@@ -54,10 +55,15 @@ __all__ = [
 log = structlog.get_logger("hotline.retention")
 
 EXIT_DATA: Final = 1
+_COUNTED: Final = {
+    RetentionAction.NUMBERS_MASKED: AuditAction.RETENTION_NUMBERS_MASKED,
+    RetentionAction.TEXTS_ERASED: AuditAction.RETENTION_TEXTS_ERASED,
+}
+"""Event rewrites the audit log counts in one record per run (the retention log has each)."""
 
 retention_app = typer.Typer(
     name="retention",
-    help="Delete recordings and mask numbers past their retention period.",
+    help="Delete recordings, mask numbers and erase transcripts past their retention period.",
     no_args_is_help=True,
 )
 
@@ -116,7 +122,7 @@ def audit_retention(audit: AuditLog, result: RetentionResult, *, now: datetime) 
     """Write a run's deletions to the audit log; returns how many records were added."""
     added = 0
     for e in result.entries:
-        if e.action is RetentionAction.NUMBERS_MASKED:
+        if e.action in _COUNTED:
             continue
         audit.append(
             at=now,
@@ -128,18 +134,19 @@ def audit_retention(audit: AuditLog, result: RetentionResult, *, now: datetime) 
             reason=e.reason,
         )
         added += 1
-    masked = result.count(RetentionAction.NUMBERS_MASKED)
-    if masked:
-        audit.append(
-            at=now,
-            actor="retention",
-            role="system",
-            action=AuditAction.RETENTION_NUMBERS_MASKED,
-            object="events",
-            details={"events": masked},
-            reason="retention periods passed (see retention_log)",
-        )
-        added += 1
+    for action, audited in _COUNTED.items():
+        changed = result.count(action)
+        if changed:
+            audit.append(
+                at=now,
+                actor="retention",
+                role="system",
+                action=audited,
+                object="events",
+                details={"events": changed},
+                reason="retention periods passed (see retention_log)",
+            )
+            added += 1
     return added
 
 
@@ -192,6 +199,7 @@ class RetentionJob:
             "retention run done",
             recordings_deleted=result.count(RetentionAction.RECORDING_DELETED),
             events_masked=result.count(RetentionAction.NUMBERS_MASKED),
+            transcripts_erased=result.count(RetentionAction.TEXTS_ERASED),
         )
         return result
 
@@ -225,14 +233,18 @@ def run_command(
         result = run_retention(db, settings, now=SystemClock().utcnow(), dry_run=dry_run)
     finally:
         db.dispose()
-    deleting, masking = ("would delete", "would mask") if dry_run else ("deleted", "masked")
+    deleting, masking, erasing = (
+        ("would delete", "would mask", "would erase") if dry_run else ("deleted", "masked", "erased")
+    )
     for e in result.entries:
         typer.echo(f"{e.action.value}\t{e.call_id or '-'}\t{e.topic or '-'}\t{e.target}")
     deleted = result.count(RetentionAction.RECORDING_DELETED)
     masked = result.count(RetentionAction.NUMBERS_MASKED)
+    erased = result.count(RetentionAction.TEXTS_ERASED)
     typer.echo(
         f"hotline retention: {deleting} {deleted} recordings, {masking} numbers in "
-        f"{masked} events" + (" (dry run: nothing changed)" if dry_run else ""),
+        f"{masked} events, {erasing} {erased} transcripts"
+        + (" (dry run: nothing changed)" if dry_run else ""),
         err=True,
     )
 

@@ -103,6 +103,7 @@ class AuditAction(enum.StrEnum):
     PERSONAL_DATA_VIEWED = "personal_data.viewed"
     RETENTION_RECORDING_DELETED = "retention.recording_deleted"
     RETENTION_NUMBERS_MASKED = "retention.numbers_masked"
+    RETENTION_TEXTS_ERASED = "retention.texts_erased"
 
 
 class AuditRow(Base):

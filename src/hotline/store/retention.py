@@ -7,7 +7,9 @@ after that a retention run
 * deletes each recording file named in a ``recording.stored`` event (only
   inside the recordings directory), and
 * replaces every number in the call's event payloads (``caller``,
-  ``called``, ``number``) with its masked form.
+  ``called``, ``number``) with its masked form, and
+* erases what the citizen told the voice assistant (the ``transcript`` of
+  ``call.bot_ended``): free speech may hold a name, an address, a diagnosis.
 
 Every action is one row of the append-only ``retention_log`` table (what:
 action, event id, call id, topic, target; when: ``at``; why: the rule that
@@ -50,6 +52,7 @@ from hotline.store.models import Base
 
 __all__ = [
     "NUMBER_FIELDS",
+    "TEXT_FIELDS",
     "RetentionAction",
     "RetentionEntry",
     "RetentionLogRow",
@@ -66,6 +69,9 @@ _NUMBER_KINDS: Final = (
     "call.redirected_external",
     "outbound.dialed",
 )
+#: Payload fields that hold a citizen's own words, erased (set to "") when the period passes.
+TEXT_FIELDS: Final = ("transcript",)
+_TEXT_KINDS: Final = ("call.bot_ended",)
 _RECORDING_KIND: Final = "recording.stored"
 MAX_DAYS: Final = 100 * 366
 BATCH: Final = 1000
@@ -79,6 +85,7 @@ class RetentionAction(enum.StrEnum):
     RECORDING_MISSING = "recording_missing"  # the file was already gone
     RECORDING_REFUSED = "recording_refused"  # the path is outside the recordings dir
     NUMBERS_MASKED = "numbers_masked"
+    TEXTS_ERASED = "texts_erased"  # the assistant's transcript of the caller
 
 
 _RECORDING_ACTIONS: Final = (
@@ -215,7 +222,10 @@ class RetentionStore:
         mask: Callable[[str], str],
         dry_run: bool = False,
     ) -> RetentionResult:
-        """Delete expired recordings and mask expired numbers (nothing changes in a dry run)."""
+        """Delete expired recordings, mask expired numbers, erase expired transcripts.
+
+        Nothing changes in a dry run.
+        """
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         entries: list[RetentionEntry] = []
@@ -226,6 +236,7 @@ class RetentionStore:
         for kinds, action in (
             ((_RECORDING_KIND,), RetentionAction.RECORDING_DELETED),
             (_NUMBER_KINDS, RetentionAction.NUMBERS_MASKED),
+            (_TEXT_KINDS, RetentionAction.TEXTS_ERASED),
         ):
             after_seq = 0
             while True:
@@ -236,11 +247,12 @@ class RetentionStore:
                 for c in batch:
                     if c.ts >= policy.cutoff(c.topic, now):
                         continue
-                    entry = (
-                        self._recording(c, policy, now, dry_run)
-                        if action is RetentionAction.RECORDING_DELETED
-                        else self._numbers(c, policy, now, mask, dry_run)
-                    )
+                    if action is RetentionAction.RECORDING_DELETED:
+                        entry = self._recording(c, policy, now, dry_run)
+                    elif action is RetentionAction.NUMBERS_MASKED:
+                        entry = self._rewrite(c, policy, now, action, NUMBER_FIELDS, mask, dry_run)
+                    else:
+                        entry = self._rewrite(c, policy, now, action, TEXT_FIELDS, _erase, dry_run)
                     if entry is not None:
                         entries.append(entry)
         return RetentionResult(dry_run=dry_run, entries=tuple(entries))
@@ -354,28 +366,30 @@ class RetentionStore:
         self._log(entry)
         return entry
 
-    def _numbers(
+    def _rewrite(
         self,
         c: _Candidate,
         policy: RetentionPolicy,
         now: datetime,
-        mask: Callable[[str], str],
+        action: RetentionAction,
+        fields: Sequence[str],
+        change: Callable[[str], str],
         dry_run: bool,
     ) -> RetentionEntry | None:
         masked = dict(c.payload)
         changed = []
-        for key in NUMBER_FIELDS:
+        for key in fields:
             value = masked.get(key)
-            if isinstance(value, str) and mask(value) != value:
-                masked[key] = mask(value)
+            if isinstance(value, str) and change(value) != value:
+                masked[key] = change(value)
                 changed.append(key)
         entry = RetentionEntry(
             now,
-            RetentionAction.NUMBERS_MASKED,
+            action,
             c.event_id,
             c.call_id,
             c.topic,
-            f"{c.kind}: {', '.join(changed) or 'checked, nothing to mask'}",
+            f"{c.kind}: {', '.join(changed) or 'checked, nothing to change'}",
             policy.reason(c.topic),
         )
         if dry_run:
@@ -389,6 +403,10 @@ class RetentionStore:
     def _log(self, entry: RetentionEntry) -> None:
         with self._db.session() as s, s.begin():
             s.add(_row_of(entry))
+
+
+def _erase(_text: str) -> str:
+    return ""
 
 
 def _row_of(entry: RetentionEntry) -> RetentionLogRow:

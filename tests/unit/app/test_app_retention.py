@@ -157,3 +157,36 @@ def test_next_run_at() -> None:
     assert next_run_at(exactly, 3) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="aware"):
         next_run_at(now.replace(tzinfo=None), 3)
+
+
+def test_erased_transcripts_are_counted_in_the_audit_log(tmp_path: Path) -> None:
+    from hotline.app.retention import audit_retention
+    from hotline.store.audit import AuditAction
+    from hotline.store.retention import RetentionEntry, RetentionResult
+
+    now = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+    def entry(action: RetentionAction, call: str) -> RetentionEntry:
+        return RetentionEntry(now, action, f"e-{call}", call, None, "x", "period passed")
+
+    result = RetentionResult(
+        dry_run=False,
+        entries=(
+            entry(RetentionAction.TEXTS_ERASED, "c1"),
+            entry(RetentionAction.TEXTS_ERASED, "c2"),
+            entry(RetentionAction.NUMBERS_MASKED, "c1"),
+        ),
+    )
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    db.migrate()
+    try:
+        audit = AuditLog(db, b"k" * 32)
+        assert audit_retention(audit, result, now=now) == 2
+        rows = {(e.action, e.details["events"]) for e in audit.query().items}
+        assert rows == {
+            (AuditAction.RETENTION_TEXTS_ERASED.value, 2),
+            (AuditAction.RETENTION_NUMBERS_MASKED.value, 1),
+        }
+        assert audit.verify().ok
+    finally:
+        db.dispose()

@@ -170,3 +170,50 @@ def test_policy_limits() -> None:
         RetentionStore(Database("sqlite://"), Path()).run(
             POLICY, now=NOW.replace(tzinfo=None), mask=_mask
         )
+
+
+def test_the_assistant_s_transcripts_are_erased_when_their_period_passes(tmp_path: Path) -> None:
+    said = "меня зовут Иван Петров, живу на улице Ленина, 5"
+    log = Log()
+    for call, start, topic in (
+        ("old", 0.0, "social"),
+        ("health", 0.0, "health"),
+        ("new", 300 * DAY, None),
+    ):
+        _call(log, call, start, topic, None)
+        log.add(
+            K.CALL_BOT_ENDED, start + 30, call=call, result="handed_over", transcript=said,
+            answer_id="social-01",
+        )  # fmt: skip
+    log.add(K.CALL_BOT_ENDED, 31, call="old", result="hung_up", transcript="")  # nothing said
+    db = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    db.migrate()
+    try:
+        asyncio.run(_store(db, tmp_path / "journal.jsonl", log))
+        store = RetentionStore(db, tmp_path)
+        planned = store.run(POLICY, now=NOW, mask=_mask, dry_run=True)
+        assert [(e.call_id, e.action) for e in planned.entries if e.action is A.TEXTS_ERASED] == [
+            ("old", A.TEXTS_ERASED)
+        ]
+        result = store.run(POLICY, now=NOW, mask=_mask)
+        assert result.count(A.TEXTS_ERASED) == 1
+        with db.session() as s:
+            rows = s.execute(
+                select(EventRow.call_id, EventRow.payload).where(EventRow.kind == "call.bot_ended")
+            ).all()
+        kept = sorted((str(c), p["transcript"], p.get("answer_id", "")) for c, p in rows)
+        assert kept == [
+            ("health", said, "social-01"),  # its topic keeps data 1000 days
+            ("new", said, "social-01"),
+            ("old", "", ""),  # the call with nothing said is only checked
+            ("old", "", "social-01"),  # erased; the matched answer stays
+        ]
+        logged = [e for e in store.log_entries() if e.action is A.TEXTS_ERASED]
+        assert sorted(e.target for e in logged) == [
+            "call.bot_ended: checked, nothing to change",
+            "call.bot_ended: transcript",
+        ]
+        again = store.run(POLICY, now=NOW, mask=_mask)  # each event is looked at once
+        assert again.count(A.TEXTS_ERASED) == 0
+    finally:
+        db.dispose()

@@ -34,6 +34,14 @@ Outbound
     (:class:`~hotline.calls.ctl_dialout.DialOutDesk`); outbound calls are
     listed among the live calls (direction ``outbound``) and can be hung up.
 
+Transfers in progress
+    An inbound call's snapshot carries the transfer in progress
+    (:class:`~hotline.calls.api.TransferInProgress`), read from its owner:
+    the target operator's phone ringing (``CallTransfers.pending``), the
+    organisation being dialled (``OrganisationPort.dialling``) or the
+    consultation (``ConsultQuery.consultation``).  The owners forget a
+    transfer that fails or completes, so the snapshot carries None again.
+
 Hang-up
     The desk's hang-up ends the call as the operator; while the consulted
     party of an attended transfer talks, it completes the transfer instead
@@ -44,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from hotline.acd.agent import OperatorState
 from hotline.acd.model import QueueConfig
@@ -57,13 +65,17 @@ from hotline.calls.api import (
     OperatorSnapshot,
     QueueSnapshot,
     TargetKind,
+    TransferInProgress,
+    TransferMode,
     TransferTarget,
     WaitingCall,
 )
 from hotline.calls.call import Call, CallPhase, Party
+from hotline.calls.ctl_consult import Consultation, ConsultState
 from hotline.calls.ctl_dialog import CallDialogs
 from hotline.calls.ctl_dialout import DialOutRefusal, DialOutRefused, OutboundDesks
 from hotline.calls.ctl_events import CallEventWriter
+from hotline.calls.ctl_org_transfer import OrgDialling
 from hotline.calls.ctl_outbound import OutboundCall
 from hotline.calls.ctl_ports import Clock
 from hotline.calls.ctl_transfer import QUEUE_PREFIX, CallTransfers
@@ -78,6 +90,7 @@ from hotline.sip.uri import SipUri
 __all__ = [
     "ActionsAcd",
     "ConsultPort",
+    "ConsultQuery",
     "ControllerView",
     "LiveActions",
     "MonitorPort",
@@ -106,10 +119,19 @@ class ConsultPort(Protocol):
     def cancel(self, call_id: CallId) -> None: ...
 
 
+@runtime_checkable
+class ConsultQuery(Protocol):
+    """A :class:`ConsultPort` that also tells a call's consultation (``ctl_attended``)."""
+
+    def consultation(self, call_id: CallId) -> Consultation | None: ...
+
+
 class OrganisationPort(Protocol):
     """Blind transfer to an organisation (``ctl_org_transfer``); CallActionError when refused."""
 
     def pending(self, call_id: CallId) -> bool: ...
+
+    def dialling(self, call_id: CallId) -> OrgDialling | None: ...
 
     def transfer(self, call: Call, organisation_id: str) -> None: ...
 
@@ -193,6 +215,7 @@ class LiveActions:
         self._clock = clock
         self._outbound = outbound
         self._consult = consult
+        self._consults: ConsultQuery | None = consult if isinstance(consult, ConsultQuery) else None
         self._monitor = monitor
         self._organisations = organisations
 
@@ -247,6 +270,35 @@ class LiveActions:
             on_hold=held,
             recording_id=call.recording_id,
             position=self._acd.call_position(call.call_id) if queued else None,
+            transfer=self._transfer_of(call.call_id),
+        )
+
+    def _transfer_of(self, call_id: CallId) -> TransferInProgress | None:
+        """The call's transfer in progress, asked of its owners (see the module docstring)."""
+        transfers, orgs = self._ctl.transfers, self._organisations
+        ringing = transfers.pending(call_id) if transfers is not None else None
+        if ringing is not None and not ringing.done:
+            target = TransferTarget(TargetKind.OPERATOR, ringing.target)
+            return TransferInProgress(TransferMode.BLIND, target, self._wall(ringing.since))
+        dialling = orgs.dialling(call_id) if orgs is not None else None
+        if dialling is not None:
+            target = TransferTarget(TargetKind.ORGANISATION, dialling.organisation_id)
+            return TransferInProgress(TransferMode.BLIND, target, self._wall(dialling.since))
+        consult = self._consults.consultation(call_id) if self._consults is not None else None
+        if consult is not None and consult.state is not ConsultState.ENDED:
+            return self._consult_view(consult)
+        return None
+
+    def _consult_view(self, consult: Consultation) -> TransferInProgress:
+        if consult.operator is not None:
+            target = TransferTarget(TargetKind.OPERATOR, consult.operator)
+        else:
+            target = TransferTarget(TargetKind.QUEUE, consult.queue_id or "")
+        return TransferInProgress(
+            TransferMode.CONSULT,
+            target,
+            self._wall(consult.since),
+            answered=consult.state is ConsultState.TALKING,
         )
 
     def _outbound_view(self, out: OutboundCall) -> LiveCall:

@@ -31,6 +31,8 @@ __all__ = [
     "QueueActions",
     "QueueSnapshot",
     "TargetKind",
+    "TransferInProgress",
+    "TransferMode",
     "TransferTarget",
     "WaitingCall",
 ]
@@ -70,6 +72,31 @@ class TransferTarget:
     id: str
 
 
+class TransferMode(enum.Enum):
+    """How a transfer in progress was started from the desk or the operator's phone."""
+
+    BLIND = "blind"  # the caller goes as soon as the target answers
+    CONSULT = "consult"  # attended: the operator talks with the target first
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInProgress:
+    """A transfer of a live call that has started and not ended yet (the desk shows it).
+
+    A blind transfer is in progress while the target operator's phone rings
+    or the organisation is dialled (one to a queue takes effect at once); a
+    consultation from its start until it is completed or cancelled.  When the
+    transfer fails (no answer, a refusal) or completes, the call's snapshot
+    carries None again.  ``target`` names an operator, a queue or an
+    organisation of the directory by id, never by a telephone number.
+    """
+
+    mode: TransferMode
+    target: TransferTarget
+    since: datetime  # UTC, when the transfer started
+    answered: bool = False  # a consultation's target talks with the operator (a queue: at once)
+
+
 class MonitorMode(enum.Enum):
     """How a supervisor joins a live call (R8d)."""
 
@@ -94,6 +121,7 @@ class LiveCall:
     on_hold: bool
     recording_id: str | None
     position: int | None  # place in the queue while queued (1 = next)
+    transfer: TransferInProgress | None = None  # a transfer ringing or a consultation
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,7 @@ class AttendedTransfers:
             consult = self._open_queue(call, QueueId(target.id))
         else:
             consult = self._open_operator(call, OperatorId(target.id))
-        hold_caller(consult, self._media, self._dialogs, self._moh)
+        hold_caller(consult, self._media, self._dialogs, self._moh, since=self._hooks.now())
         if consult.operator is not None:
             self._hooks.spawn(self._ring(consult), f"consult-{call_id}-{consult.operator}")
         else:
@@ -259,7 +259,7 @@ class AttendedTransfers:
         consult.inbound_offer = offer
         self._by_leg[leg.leg_id] = consult
         sig.ring(leg)
-        hold_caller(consult, self._media, self._dialogs, self._moh)
+        hold_caller(consult, self._media, self._dialogs, self._moh, since=self._hooks.now())
         self._hooks.spawn(self._ring(consult), f"consult-{call.call_id}-{user}")
         log.info("consultation from the phone", call_id=call.call_id, to=consult.to)
         return True

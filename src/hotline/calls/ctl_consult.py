@@ -73,6 +73,7 @@ class Consultation:
     reserved: bool = False  # the ACD reserved the target (transfer_offer)
     inbound_answered: bool = False
     timer: asyncio.TimerHandle | None = None
+    since: float = 0.0  # monotonic seconds, when the caller was put on hold for it
 
     @property
     def to(self) -> str:
@@ -127,8 +128,15 @@ def hold_caller(
     media: MediaPort,
     dialogs: CallDialogs,
     music_on_hold: Callable[[str], PlaybackItem],
+    *,
+    since: float,
 ) -> None:
-    """The caller waits with music on hold while the consultation lasts (unless held already)."""
+    """The caller waits with music on hold while the consultation lasts (unless held already).
+
+    ``since`` (monotonic seconds) is noted as the consultation's start, which
+    the desk shows (:class:`~hotline.calls.api.TransferInProgress`).
+    """
+    consult.since = since
     call = consult.call
     dialogs.suspend(call)
     if dialogs.held_by(call.call_id) is not None or call.caller_media is None:

@@ -29,6 +29,7 @@ The call keeps its id, topic and phase (``talking``, without an operator).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import structlog
@@ -46,6 +47,7 @@ from hotline.reports.events import HungUpBy
 
 __all__ = [
     "MAX_ORGANISATION_ID",
+    "OrgDialling",
     "OrgTransferAcd",
     "OrgTransferCalls",
     "OrganisationTransfers",
@@ -55,6 +57,15 @@ __all__ = [
 log = structlog.get_logger("hotline.calls.org_transfer")
 
 MAX_ORGANISATION_ID: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class OrgDialling:
+    """An organisation being dialled for a call (what the desk shows of it)."""
+
+    organisation_id: str
+    recording_id: str  # the organisation segment's recording id, once it answers
+    since: float  # monotonic seconds, when the transfer started
 
 
 class OrgTransferAcd(Protocol):
@@ -86,13 +97,17 @@ class OrganisationTransfers:
         self._transfers = transfers
         self._acd = acd
         self._calls = calls
-        self._pending: dict[CallId, str] = {}  # call → the organisation segment's recording id
+        self._pending: dict[CallId, OrgDialling] = {}
         self.completed = 0
         self.failed = 0
 
     def pending(self, call_id: CallId) -> bool:
         """True while the organisation is being dialled for ``call_id``."""
         return call_id in self._pending
+
+    def dialling(self, call_id: CallId) -> OrgDialling | None:
+        """The organisation being dialled for ``call_id`` (read-only for the desk), or None."""
+        return self._pending.get(call_id)
 
     def transfer(self, call: Call, organisation_id: str) -> None:
         """Dial ``organisation_id`` for the talking ``call``; CallActionError when refused."""
@@ -117,7 +132,8 @@ class OrganisationTransfers:
                 ActionRefusal.WRONG_STATE, f"call {call.call_id} is being transferred"
             )
         recording_id = next_recording_id(call.call_id, call.recording_id)
-        self._pending[call.call_id] = recording_id
+        now = self._transfers.hooks.now()
+        self._pending[call.call_id] = OrgDialling(organisation_id, recording_id, now)
         target = TransferExternal(target=where, topic=call.route.topic, fallback=None)
         self._external.redirect(
             call.call_id,
@@ -133,9 +149,9 @@ class OrganisationTransfers:
 
     def redirect_answered(self, call_id: CallId) -> None:
         """The organisation answered: the operator leaves, the caller's leg is free to bridge."""
-        recording_id = self._pending.pop(call_id, None)
+        dialling = self._pending.pop(call_id, None)
         call = self._calls.call(call_id)
-        if call is None or call.ended or recording_id is None:
+        if call is None or call.ended or dialling is None:
             return  # the redirector's own end follows (the call's end cancels it)
         first = call.operator_id
         self._transfers.drop_operator_side(call)
@@ -144,7 +160,7 @@ class OrganisationTransfers:
                 self._acd.call_ended(first)  # the operator wraps up
             except LocalProtocolError as exc:
                 log.warning("ACD refused call_ended", call_id=call_id, error=str(exc))
-        call.recording_id = recording_id
+        call.recording_id = dialling.recording_id
         self.completed += 1
         log.info("call transferred to an organisation", call_id=call_id, operator=first)
 

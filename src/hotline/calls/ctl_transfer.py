@@ -153,6 +153,7 @@ class PendingTransfer:
     refer_leg: Leg
     refer_id: str
     notify: bool
+    since: float = 0.0  # monotonic seconds, when the REFER was taken (the desk shows it)
     media_leg_id: str | None = None
     offer_sdp: bytes | None = None
     sip_leg: Leg | None = None
@@ -253,6 +254,7 @@ class CallTransfers:
         return self._moh
 
     def pending(self, call_id: CallId) -> PendingTransfer | None:
+        """The target operator's phone ringing for ``call_id`` (read-only for the desk), or None."""
         return self._pending.get(call_id)
 
     def legs(self) -> int:
@@ -327,7 +329,9 @@ class CallTransfers:
             log.info("transfer target unavailable", call_id=call.call_id, error=str(exc))
             self._notify(leg, event.refer_id, event.subscription, 486)
             return
-        pending = PendingTransfer(call, target, first, leg, event.refer_id, event.subscription)
+        pending = PendingTransfer(
+            call, target, first, leg, event.refer_id, event.subscription, since=self._hooks.now()
+        )
         self._pending[call.call_id] = pending
         self._hooks.spawn(self._ring(pending), f"transfer-{call.call_id}-{target}")
 

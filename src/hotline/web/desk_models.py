@@ -12,7 +12,13 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from hotline.calls.api import LiveCall, OperatorSnapshot, TargetKind
+from hotline.calls.api import (
+    LiveCall,
+    OperatorSnapshot,
+    TargetKind,
+    TransferInProgress,
+    TransferMode,
+)
 from hotline.web.masking import number_for
 from hotline.web.permissions import Permission
 
@@ -30,15 +36,27 @@ __all__ = [
     "StateIn",
     "TargetIn",
     "TargetsOut",
+    "TransferOut",
     "WrapupIn",
     "WrapupOut",
     "live_call_out",
     "operator_out",
+    "transfer_out",
 ]
 
 MAX_NOTES_CHARS: Final = 4000
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@+-]+$")]
 _CODE = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
+
+
+class TransferOut(BaseModel):
+    """A transfer in progress: the target by id (an operator, a queue, an organisation)."""
+
+    mode: TransferMode
+    kind: TargetKind
+    target_id: str
+    since: datetime
+    answered: bool
 
 
 class LiveCallOut(BaseModel):
@@ -53,6 +71,7 @@ class LiveCallOut(BaseModel):
     answered_at: datetime | None
     on_hold: bool
     position: int | None
+    transfer: TransferOut | None = None
 
 
 class OperatorOut(BaseModel):
@@ -62,6 +81,19 @@ class OperatorOut(BaseModel):
     since: datetime
     seconds_in_state: float
     call_id: str | None
+
+
+def transfer_out(transfer: TransferInProgress | None) -> TransferOut | None:
+    """The desk's view of a transfer in progress (ids only: never a telephone number)."""
+    if transfer is None:
+        return None
+    return TransferOut(
+        mode=transfer.mode,
+        kind=transfer.target.kind,
+        target_id=transfer.target.id,
+        since=transfer.since,
+        answered=transfer.answered,
+    )
 
 
 def live_call_out(permissions: Iterable[Permission], call: LiveCall) -> LiveCallOut:
@@ -77,6 +109,7 @@ def live_call_out(permissions: Iterable[Permission], call: LiveCall) -> LiveCall
         answered_at=call.answered_at,
         on_hold=call.on_hold,
         position=call.position,
+        transfer=transfer_out(call.transfer),
     )
 
 

@@ -1,7 +1,7 @@
 // The operator desk: state, call card, call controls, transfers, standard answers,
 // wrap-up form. Live data over /api/v1/live; actions through /api/v1/desk/...
 import { api } from "/static/js/api.js";
-import { connectLive, el, label, labels, seconds } from "/static/js/live.js";
+import { connectLive, el, fill, label, labels, seconds } from "/static/js/live.js";
 import { problemLine } from "/static/js/problem.js";
 
 const L = labels();
@@ -11,12 +11,16 @@ let me = null; // this desk's operator id
 let opState = null; // the operator's state (the ACD's code)
 let stateSince = null;
 let consulting = false;
-// A blind transfer this desk made: {callId, at}. The caller goes elsewhere (the ACD puts
-// the operator in wrap-up at once for a queue, when the target answers for an operator or
-// an organisation): the card is in wrap-up mode meanwhile. A transfer that fails leaves
-// the caller talking with the operator: the controls come back after TRANSFER_SETTLE_MS.
+// A blind transfer this desk made: {callId, seen, snapshots}. While the target rings the
+// call carries it (call.transfer: the card says "transfer in progress"); once the caller
+// has gone elsewhere the card is in wrap-up mode (the ACD puts the operator in wrap-up at
+// once for a queue, when the target answers for an operator or an organisation). A
+// transfer that fails leaves the caller talking with the operator: the problem line says so.
 let transferred = null;
-const TRANSFER_SETTLE_MS = 60000;
+// The transfer in progress last seen on the current call: {callId, mode, answered}.
+let pendingSeen = null;
+let withdrawn = false; // the operator cancelled the consultation: not a failure
+const orgNames = {}; // organisation id → name, from the transfer targets
 
 const { problem, act } = problemLine("desk-problem");
 
@@ -35,13 +39,50 @@ function wrapMode(call) {
   if (!call) return false;
   if (opState === "wrap_up") return true;
   if (!transferred || transferred.callId !== call.call_id) return false;
-  const stillMine = call.operator_id === me && call.phase === "talking";
-  if (stillMine && Date.now() - transferred.at > TRANSFER_SETTLE_MS) {
-    transferred = null; // the target never took it: the caller is still on the line
-    problem(label(L, "desk.transfer.failed"));
-    return false;
+  return !(call.operator_id === me && call.phase === "talking");
+}
+
+// Who a transfer in progress goes to, as the desk names it (ids, never a number).
+function transferTarget(t) {
+  if (t.kind === "queue") {
+    return fill(label(L, "desk.transfer.to.queue"), { name: label(L, `topic.${t.target_id}`, t.target_id) });
   }
-  return true;
+  if (t.kind === "organisation") {
+    return fill(label(L, "desk.transfer.to.organisation"), { name: orgNames[t.target_id] || t.target_id });
+  }
+  return fill(label(L, "desk.transfer.to.operator"), { id: t.target_id });
+}
+
+function transferText(t) {
+  let key = "desk.transfer.pending";
+  if (t.mode === "consult") key = t.answered ? "desk.transfer.consult_talking" : "desk.transfer.consult_ringing";
+  const since = seconds((Date.now() - Date.parse(t.since)) / 1000);
+  return `${fill(label(L, key), { target: transferTarget(t) })} ${since}`;
+}
+
+// A fresh snapshot of the current call (a desk message). A transfer seen in progress
+// that is gone while the caller still talks with this operator failed (no answer, a
+// refusal), unless the consulted party had answered or the operator cancelled it; a
+// blind transfer of this desk never seen in progress after two snapshots failed at once.
+function observe(call) {
+  const t = call ? call.transfer : null;
+  const was = pendingSeen && call && pendingSeen.callId === call.call_id ? pendingSeen : null;
+  pendingSeen = t ? { callId: call.call_id, mode: t.mode, answered: t.answered } : null;
+  const ours = transferred && call && transferred.callId === call.call_id ? transferred : null;
+  if (ours) ours.snapshots += 1;
+  if (t) {
+    if (t.mode === "consult") consulting = true;
+    if (ours) ours.seen = true;
+    return;
+  }
+  const stillMine = !!call && call.operator_id === me && call.phase === "talking";
+  const failed = stillMine && ((was && !was.answered && !withdrawn) || (ours && !ours.seen && ours.snapshots >= 2));
+  if (was && was.mode === "consult") consulting = false;
+  if (was) withdrawn = false;
+  if (failed) {
+    transferred = null;
+    problem(label(L, "desk.transfer.failed"));
+  }
 }
 
 function renderCall(call) {
@@ -55,12 +96,16 @@ function renderCall(call) {
   $("wrapup-panel").classList.toggle("active", wrapping);
   // Controls act on a call connected to this operator right now, nothing else.
   const live = !!call && !wrapping && call.operator_id === me && call.phase === "talking";
-  for (const id of ["do-hangup", "do-blind", "do-consult"]) $(id).disabled = !live;
+  const pending = live ? call.transfer : null;
+  $("do-hangup").disabled = !live;
+  for (const id of ["do-blind", "do-consult"]) $(id).disabled = !live || !!pending;
   $("do-hold").disabled = !live || call.on_hold;
   $("do-resume").disabled = !live || !call.on_hold;
   if (!live) consulting = false;
-  $("do-complete").disabled = !consulting;
+  $("do-complete").disabled = !consulting || (!!pending && !pending.answered);
   $("do-cancel").disabled = !consulting;
+  $("card-transfer").hidden = !pending;
+  $("card-transfer").textContent = pending ? transferText(pending) : "";
   if (!call) return;
   $("card-number").textContent = call.number || "—";
   $("card-topic").textContent = call.topic ? label(L, `topic.${call.topic}`, call.topic) : "—";
@@ -132,7 +177,10 @@ async function loadTargets() {
     if (search.value) params.set("q", search.value);
     if (current && current.topic) params.set("topic", current.topic);
     const orgs = (await act(() => api(`/api/v1/desk/organisations?${params}`))) || [];
-    for (const o of orgs) select.append(new Option(`${o.name} (${o.number})`, o.organisation_id));
+    for (const o of orgs) {
+      orgNames[o.organisation_id] = o.name;
+      select.append(new Option(`${o.name} (${o.number})`, o.organisation_id));
+    }
     return;
   }
   const t = await act(() => api("/api/v1/desk/targets"));
@@ -163,7 +211,7 @@ async function transfer(path) {
   const callId = current.call_id;
   const done = await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(callId)}/${path}`, { method: "POST", body }));
   if (done !== null && path === "consult") consulting = true;
-  if (done !== null && path === "transfer") transferred = { callId, at: Date.now() };
+  if (done !== null && path === "transfer") transferred = { callId, seen: false, snapshots: 0 };
   renderCall(current);
   if (transferred && current && transferred.callId === current.call_id) $("wu-notes").focus();
 }
@@ -184,6 +232,7 @@ function feed(message) {
 function onMessage(m) {
   if (m.type === "desk") {
     renderOperator(m.operator);
+    observe(m.call);
     renderCall(m.call);
   } else if (m.type === "card") {
     renderCard(m);
@@ -199,6 +248,8 @@ function tickTimers() {
   } else {
     $("card-timer").textContent = "00:00";
   }
+  const box = $("card-transfer");
+  if (!box.hidden && current && current.transfer) box.textContent = transferText(current.transfer);
 }
 
 async function start() {
@@ -218,7 +269,7 @@ async function start() {
   $("do-blind").addEventListener("click", () => transfer("transfer"));
   $("do-consult").addEventListener("click", () => transfer("consult"));
   $("do-complete").addEventListener("click", async () => { await control("consult/complete"); consulting = false; renderCall(current); });
-  $("do-cancel").addEventListener("click", async () => { await control("consult/cancel"); consulting = false; renderCall(current); });
+  $("do-cancel").addEventListener("click", async () => { withdrawn = true; await control("consult/cancel"); consulting = false; renderCall(current); });
   $("tr-kind").addEventListener("change", loadTargets);
   $("org-search").addEventListener("input", loadTargets);
   $("answers-q").addEventListener("input", (e) => loadAnswers(e.target.value, current ? current.topic : null));

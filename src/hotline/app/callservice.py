@@ -62,6 +62,7 @@ from hotline.calls.capacity import CapacityGuard, CapacityLimits
 from hotline.calls.capacity_gate import BUSY_MESSAGE, CapacityGate, pacer_counters
 from hotline.calls.controller import CallController
 from hotline.calls.ctl_bot import BotCalls, BotEngines
+from hotline.calls.ctl_callback import RestoreResult
 from hotline.calls.ctl_dialout import wire_outbound
 from hotline.calls.ctl_external import DirectoryMap, ExternalRedirector
 from hotline.calls.ctl_org_transfer import wire_org_transfers
@@ -87,6 +88,7 @@ from hotline.sip.peer import Peer, TransportKind
 from hotline.sip.uri import SipUri, parse_uri
 from hotline.sip.useragent import UserAgent
 from hotline.store.accounts import AccountsRepository
+from hotline.store.callback_queries import CallbackBacklog, CallbackQueries
 from hotline.store.db import Database
 from hotline.store.events import DEFAULT_JOURNAL_NAME, EventStore
 from hotline.store.kb import StandardAnswersRepository, StoredAnswer
@@ -270,6 +272,15 @@ def _approved_answers(db: Database) -> list[StoredAnswer]:
     except SQLAlchemyError as exc:  # an older database without the table: no answers
         log.error("standard answers not loaded", error=str(exc))
         return []
+
+
+def _open_callbacks(db: Database, clock: Clock) -> CallbackBacklog:
+    """The call-back requests a restart left open (blocking: call in a thread)."""
+    try:
+        return CallbackQueries(db).open_requests(clock.utcnow())
+    except SQLAlchemyError as exc:  # the calls still start; the events keep the requests
+        log.error("call-back requests not read", error=str(exc))
+        return CallbackBacklog((), ())
 
 
 def _enabled_answers(db: Database) -> list[StoredAnswer]:
@@ -464,6 +475,7 @@ class CallService:
         await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
         self.capacity.set_prompts(prompts)
+        callbacks = await asyncio.to_thread(_open_callbacks, self._db, self._clock)
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
         )
@@ -472,6 +484,9 @@ class CallService:
         self.external.attach(
             self.ua, menu=self.menu, calls=self.controller, recordings=self.controller.events
         )
+        # Once the trunks are loaded (a call-back dials out at its first free operator); a
+        # call arriving meanwhile does not jump the line: a request keeps its original place.
+        self._restore_callbacks(callbacks)
         self._tasks.append(loop.create_task(self._guard_media(), name="capacity-guard"))
         log.info(
             "calls ready",
@@ -479,6 +494,16 @@ class CallService:
             operators=len(profiles),
             auto_ready=self.acd.auto_ready_on_register,
         )
+
+    def _restore_callbacks(self, backlog: CallbackBacklog) -> None:
+        """Park again the call-back requests a restart left open (ctl_callback)."""
+        restored = self.outbound.callbacks.restore(
+            backlog.open, expired=backlog.expired, now=self._clock.monotonic(),
+            wall=self._clock.utcnow(), fallback_queue=GENERAL_QUEUE,
+        )  # fmt: skip
+        if restored != RestoreResult():
+            log.info("call-backs restored", restored=restored.restored,
+                     failed=restored.failed, skipped=restored.skipped)  # fmt: skip
 
     async def _guard_media(self) -> None:
         """Feed the capacity guard with the media loop's lateness once start-up is over.

@@ -19,8 +19,8 @@ answer exactly (``--source auto``, the default; see
 the raw events; both give the same figures.  ``--source events`` forces the
 raw events, ``--source projections`` fails when they cannot answer.
 
-Dates are ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` in ``--tz`` (default
-UTC); ``--to`` with a date alone includes that whole day.  A bad date or
+Dates are ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` in ``--tz`` (default:
+the service's zone, ``HOTLINE_TIMEZONE``); ``--to`` with a date alone includes that whole day.  A bad date or
 option ends with one line on stderr and exit code 2; a database that is not
 initialised or holds a malformed event, exit code 1.
 
@@ -131,7 +131,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 def _zone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Europe")
         raise _fail(f"unknown time zone {name!r} for --tz") from None
 
 
@@ -146,6 +146,15 @@ def _when(text: str, option: str, tz: tzinfo, *, end: bool) -> datetime:
     except ValueError:
         raise _fail(f"bad date {text!r} for {option}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
     return at if at.tzinfo is not None else at.replace(tzinfo=tz)
+
+
+def _zone_name(ctx: typer.Context, tz_name: str | None) -> str:
+    """``--tz`` when given, else the service's zone (``HOTLINE_TIMEZONE``)."""
+    if tz_name is not None:
+        return tz_name
+    from hotline.app.cli import load_cli_settings
+
+    return load_cli_settings(ctx).timezone
 
 
 def _period(start: str, end: str, tz_name: str) -> tuple[datetime, datetime, tzinfo]:
@@ -295,6 +304,14 @@ def _emit(
 _From = Annotated[str, typer.Option("--from", help="First day (or time) of the period.")]
 _To = Annotated[str, typer.Option("--to", help="Last day (included), or end time (excluded).")]
 _Tz = Annotated[str, typer.Option("--tz", help="Time zone of dates and intervals (IANA name).")]
+_LocalTz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone of dates and intervals (IANA name; default: HOTLINE_TIMEZONE).",
+        show_default=False,
+    ),
+]
 _Format = Annotated[str, typer.Option("--format", help="table, csv, xlsx or json.")]
 _Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to FILE.", dir_okay=False)
@@ -321,11 +338,11 @@ def summary(
     fmt: _Format = "table",
     output: _Output = None,
     separator: _Sep = ",",
-    tz_name: _Tz = "UTC",
+    tz_name: _LocalTz = None,
     source: _SourceOpt = "auto",
 ) -> None:
     """Every metric of docs/metrics.md for a period; timed-out calls on their own line."""
-    lo, hi, tz = _period(start, end, tz_name)
+    lo, hi, tz = _period(start, end, _zone_name(ctx, tz_name))
     chosen = _format(fmt)
     sep = _separator(separator)
     _check_output(chosen, output)
@@ -376,10 +393,10 @@ def cdr(
     fmt: _Format = "table",
     output: _Output = None,
     separator: _Sep = ",",
-    tz_name: _Tz = "UTC",
+    tz_name: _LocalTz = None,
     source: _SourceOpt = "auto",
 ) -> None:
-    lo, hi, tz = _period(start, end, tz_name)
+    lo, hi, tz = _period(start, end, _zone_name(ctx, tz_name))
     chosen = _format(fmt)
     sep = _separator(separator)
     _check_output(chosen, output)
@@ -417,10 +434,10 @@ def queue_log(
     show_numbers: Annotated[
         bool, typer.Option("--show-numbers", help="Full caller ids (personal data!).")
     ] = False,
-    tz_name: _Tz = "UTC",
+    tz_name: _LocalTz = None,
 ) -> None:
     """The queue events as an Asterisk-style queue_log file (for existing tools)."""
-    lo, hi, _tz = _period(start, end, tz_name)
+    lo, hi, _tz = _period(start, end, _zone_name(ctx, tz_name))
     db = _database(ctx)
     try:
         events = _events(db, lo, hi, lookback=timedelta(0))
@@ -441,10 +458,11 @@ def rebuild(
         str | None, typer.Option("--from", help="First day (or time); omit for everything.")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day (included).")] = None,
-    tz_name: _Tz = "UTC",
+    tz_name: _LocalTz = None,
 ) -> None:
     """Recompute the projections (call records, 15-minute rollups) from the raw events."""
     lo = hi = None
+    tz_name = _zone_name(ctx, tz_name)
     if (start is None) != (end is None):
         raise _fail("give both --from and --to, or neither (everything)")
     if start is not None and end is not None:

@@ -30,13 +30,14 @@ from hotline.app.cli_report import (
     _fail,
     _format,
     _From,
+    _LocalTz,
     _metrics_config,
     _Output,
     _period,
     _Sep,
     _separator,
     _To,
-    _Tz,
+    _zone_name,
     report_app,
 )
 from hotline.reports.export import Cell, ReportTable
@@ -131,10 +132,10 @@ def staffing(
     fmt: Annotated[str, typer.Option("--format", help="table, csv, xlsx or json.")] = "table",
     output: _Output = None,
     separator: _Sep = ",",
-    tz_name: _Tz = "UTC",
+    tz_name: _LocalTz = None,
 ) -> None:
     """Operators needed per interval and queue (Erlang C / A) against those logged in."""
-    lo, hi, tz = _period(start, end, tz_name)
+    lo, hi, tz = _period(start, end, _zone_name(ctx, tz_name))
     chosen = _format(fmt)
     sep = _separator(separator)
     step = _INTERVALS.get(interval)

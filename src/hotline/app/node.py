@@ -14,6 +14,7 @@ import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import structlog
 import uvicorn
@@ -118,6 +119,7 @@ def web_config(settings: Settings) -> WebConfig:
         lockout_source_failures=web.lockout_source_failures,
         lockout_window_s=web.lockout_window_s,
         api_docs=web.api_docs,
+        tz=ZoneInfo(settings.timezone),  # report days and times (HOTLINE_TIMEZONE)
     )
 
 

@@ -234,7 +234,9 @@ def run_command(
     finally:
         db.dispose()
     deleting, masking, erasing = (
-        ("would delete", "would mask", "would erase") if dry_run else ("deleted", "masked", "erased")
+        ("would delete", "would mask", "would erase")
+        if dry_run
+        else ("deleted", "masked", "erased")
     )
     for e in result.entries:
         typer.echo(f"{e.action.value}\t{e.call_id or '-'}\t{e.topic or '-'}\t{e.target}")

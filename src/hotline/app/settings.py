@@ -13,7 +13,13 @@ Names operators rely on (environment variable → field):
 ``HOTLINE_RECORDINGS_DIR`` ``recordings_dir``   data dir / ``recordings``
 ``HOTLINE_LOG_FORMAT``     ``log_format``       ``json`` or ``console``
 ``HOTLINE_ASR_MODEL_DIR``  ``asr_model_dir``    none (the voice assistant hands over)
+``HOTLINE_TIMEZONE``       ``timezone``         ``Europe/Moscow`` (IANA name)
 =========================  ===================  =================================
+
+``timezone`` is the service's local time: where report periods begin and
+end, how report intervals are cut and labelled, and the times of exports
+(the web report pages; ``hotline report`` unless ``--tz`` says otherwise).
+Events are stored in UTC whatever it says.
 
 Nested groups use ``__`` in the environment (``HOTLINE_ACD__AUTO_READY_ON_REGISTER``)
 and tables in the TOML file (``[acd]``).  The file is named by ``HOTLINE_CONFIG``
@@ -26,6 +32,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -229,6 +236,9 @@ class Settings(BaseSettings):
     # Asterisk's -p or FreeSWITCH's -rp); None: normal scheduling.  Needs CAP_SYS_NICE.
     realtime_priority: Annotated[int, Field(ge=1, le=99)] | None = None
     asr_model_dir: Path | None = None  # a Vosk model directory (docs/asr.md)
+    # The service's local time for reports (IANA name).  Moscow time: federal
+    # reporting of the 122 service is kept in it; a region in another zone sets its own.
+    timezone: str = "Europe/Moscow"
     acd: AcdSettings = AcdSettings()
     sip: SipSettings = SipSettings()
     retention: RetentionSettings = RetentionSettings()
@@ -254,6 +264,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"ports must be between 1024 and 65535 (got {first}-{last})")
             if last - first < 1:
                 raise ValueError(f"the range must hold at least one RTP/RTCP pair ({first}-{last})")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Europe")
+            raise ValueError(
+                "unknown time zone: use an IANA name such as Europe/Moscow or Asia/Yekaterinburg"
+            ) from None
         return value
 
     @field_validator("media_host")

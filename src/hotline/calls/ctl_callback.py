@@ -29,8 +29,29 @@ caller parks the request again after the queue's
 :attr:`CallbackPolicy.retry_interval_s`, up to
 :attr:`CallbackPolicy.max_attempts`; the request ends with
 ``callback.completed`` (payload ``result``: ``completed`` or ``failed``,
-``attempts``).  Requests live in memory: a restart forgets them (the events
-say which were never completed).
+``attempts``, and ``reason`` when a restart ended it, below).
+
+Requests live in memory, and the event log says which were never
+completed: at start the node reads them back
+(:class:`hotline.store.callback_queries.CallbackQueries`) and
+:meth:`CallbackDesk.restore` parks each one again before calls are accepted:
+
+* at its place: the ACD's ``entered_at`` is the original wall time mapped
+  onto the monotonic clock (``now - (wall - placed_at)``), so a restored
+  request still goes before every call that arrived after its caller;
+* with the attempts already made: a request that used the queue's
+  ``max_attempts`` ends ``failed`` (reason ``attempts``); one whose last
+  attempt is younger than ``retry_interval_s`` waits the rest of the pause;
+* a request of a queue that no longer exists goes to the node's fallback
+  (general) queue, like the waiting calls of a removed queue; with no
+  fallback it ends ``failed`` (reason ``no_queue``);
+* a request older than the look-up's maximum age ends ``failed`` (reason
+  ``expired``) with a warning: a promise not kept is recorded, never
+  dropped silently.
+
+Each restored request is logged once (the number masked).  No event marks a
+restoration (docs/metrics.md has no such kind): the events of the request
+simply go on after the restart.
 """
 
 from __future__ import annotations
@@ -38,8 +59,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final, Protocol
 
 import structlog
@@ -57,10 +79,10 @@ from hotline.calls.ctl_outbound import (
 )
 from hotline.calls.ctl_transfer import next_recording_id
 from hotline.calls.numbers import PhoneNumber, parse_number
-from hotline.core.errors import LocalProtocolError, RemoteProtocolError
+from hotline.core.errors import LimitExceededError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId, TopicId
 from hotline.media.recorder import RecordingStored
-from hotline.reports.events import EventKind, HungUpBy
+from hotline.reports.events import EventKind, HungUpBy, PayloadValue
 
 __all__ = [
     "CallbackAcd",
@@ -68,6 +90,8 @@ __all__ = [
     "CallbackPolicy",
     "CallbackRequest",
     "CallbackState",
+    "RestoreResult",
+    "StoredCallback",
 ]
 
 log = structlog.get_logger("hotline.calls.callback")
@@ -136,6 +160,40 @@ class CallbackAcd(Protocol):
     ) -> None: ...
 
     def call_ended(self, operator_id: OperatorId) -> None: ...
+
+
+class StoredCallback(Protocol):
+    """An open request read back from the events (``callback_queries.OpenCallback``)."""
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def queue_id(self) -> str: ...
+
+    @property
+    def topic(self) -> str | None: ...
+
+    @property
+    def number(self) -> str | None: ...
+
+    @property
+    def placed_at(self) -> datetime: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def last_attempt_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """What :meth:`CallbackDesk.restore` did."""
+
+    restored: int = 0  # parked again, or waiting for the rest of their retry pause
+    failed: int = 0  # ended failed: attempts used, no queue, expired
+    skipped: int = 0  # no number to call, or already known
 
 
 class CallbackDesk:
@@ -210,6 +268,120 @@ class CallbackDesk:
         except LocalProtocolError as exc:  # the queue was removed meanwhile
             log.warning("call-back not parked", call_id=request.call_id, error=str(exc))
             self._complete(request, "failed")
+
+    # -- a restart ------------------------------------------------------------------------------
+
+    def restore(
+        self,
+        stored: Iterable[StoredCallback],
+        *,
+        now: float,
+        wall: datetime,
+        fallback_queue: QueueId | None = None,
+        expired: Iterable[StoredCallback] = (),
+    ) -> RestoreResult:
+        """Take back the requests a restart left open (see the module docstring).
+
+        ``now`` is the monotonic and ``wall`` the UTC time of the same moment;
+        ``stored`` are the open requests, oldest place first, ``expired`` those
+        too old to honour.  Needs a running event loop for retry pauses.
+        """
+        restored = failed = skipped = 0
+        for item in stored:
+            request = self._restored_request(item, now, wall)
+            if request is None:
+                skipped += 1
+                continue
+            policy = self.policy(request.queue_id)
+            if request.attempts >= policy.max_attempts:
+                self._restore_failed(request, item, wall, "attempts")
+                failed += 1
+                continue
+            self._requests[request.call_id] = request
+            retry_in = 0.0
+            if item.last_attempt_at is not None:
+                since = (wall - item.last_attempt_at).total_seconds()
+                retry_in = max(0.0, policy.retry_interval_s - since)
+            log.info(
+                "call-back restored",
+                call_id=request.call_id,
+                queue_id=request.queue_id,
+                number=request.number.masked(),
+                attempts=request.attempts,
+                waited_s=round((wall - item.placed_at).total_seconds()),
+                retry_in_s=round(retry_in),
+            )
+            if retry_in > 0.0:
+                request.state = CallbackState.RETRY_WAIT
+                request.retry = asyncio.get_running_loop().call_later(
+                    retry_in, self._park_restored, request, fallback_queue
+                )
+            else:
+                self._park_restored(request, fallback_queue)
+            if request.call_id in self._requests:
+                restored += 1
+            else:
+                failed += 1
+        for item in expired:
+            request = self._restored_request(item, now, wall)
+            if request is None:
+                skipped += 1
+                continue
+            self._restore_failed(request, item, wall, "expired")
+            failed += 1
+        return RestoreResult(restored, failed, skipped)
+
+    def _restored_request(
+        self, item: StoredCallback, now: float, wall: datetime
+    ) -> CallbackRequest | None:
+        call_id = CallId(item.call_id)
+        if call_id in self._requests:
+            return None
+        try:
+            number = parse_number(item.number or "")
+        except RemoteProtocolError as exc:
+            log.info("call-back not restored: no number", call_id=call_id, error=str(exc))
+            return None
+        placed = now - max(0.0, (wall - item.placed_at).total_seconds())
+        topic = TopicId(item.topic) if item.topic else None
+        return CallbackRequest(
+            call_id, number, QueueId(item.queue_id), topic, placed, attempts=item.attempts
+        )
+
+    def _restore_failed(
+        self, request: CallbackRequest, item: StoredCallback, wall: datetime, reason: str
+    ) -> None:
+        log.warning(
+            "call-back not restored",
+            call_id=request.call_id,
+            queue_id=request.queue_id,
+            number=request.number.masked(),
+            attempts=request.attempts,
+            waited_s=round((wall - item.placed_at).total_seconds()),
+            reason=reason,
+        )
+        self._complete(request, "failed", reason=reason)
+
+    def _park_restored(self, request: CallbackRequest, fallback: QueueId | None) -> None:
+        """Park a restored request in its queue, else in ``fallback``, else end it failed."""
+        request.retry = None
+        request.state = CallbackState.QUEUED
+        for queue_id in dict.fromkeys((request.queue_id, fallback)):
+            if queue_id is None:
+                continue
+            try:
+                self._acd.callback_queued(request.call_id, queue_id, entered_at=request.entered_at)
+            except (LocalProtocolError, LimitExceededError) as exc:
+                log.warning(
+                    "call-back not parked", call_id=request.call_id, queue_id=queue_id,
+                    error=str(exc),
+                )  # fmt: skip
+                continue
+            if queue_id != request.queue_id:
+                log.info("call-back moved", call_id=request.call_id, queue_id=queue_id)
+                request.queue_id = queue_id
+            return
+        self._complete(request, "failed", reason="no_queue")
 
     # -- the ACD's decisions about requests ------------------------------------------------------
 
@@ -333,7 +505,12 @@ class CallbackDesk:
         self._events.recording_stored(call.call_id, stored)
 
     def _complete(
-        self, request: CallbackRequest, result: str, operator_id: OperatorId | None = None
+        self,
+        request: CallbackRequest,
+        result: str,
+        operator_id: OperatorId | None = None,
+        *,
+        reason: str | None = None,
     ) -> None:
         self._requests.pop(request.call_id, None)
         if request.retry is not None:
@@ -343,13 +520,16 @@ class CallbackDesk:
             self.completed += 1
         else:
             self.failed += 1
+        payload: dict[str, PayloadValue] = {"result": result, "attempts": request.attempts}
+        if reason is not None:  # a restart ended it (restore)
+            payload["reason"] = reason
         self._events.fact(
             EventKind.CALLBACK_COMPLETED,
             call_id=request.call_id,
             queue_id=request.queue_id,
             operator_id=operator_id,
             topic=request.topic,
-            payload={"result": result, "attempts": request.attempts},
+            payload=payload,
         )
         log.info("call-back over", call_id=request.call_id, result=result)
 

@@ -54,7 +54,7 @@ ADMIN_MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "reports.interval.day": "сутки",
         "reports.interval.month": "месяц",
         "reports.show": "Показать",
-        "reports.utc": "Время указано в UTC.",
+        "reports.timezone": "Время указано по часовому поясу {zone}.",
         "reports.bad_period": "Неверный период (не более 93 суток); показан текущий день.",
         "reports.export": "Выгрузка",
         "reports.export.summary": "Сводный отчёт",
@@ -65,6 +65,7 @@ ADMIN_MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "reports.chart.intervals": "Поступило, отвечено, брошено и не принято по интервалам; SL",
         "reports.chart.topics": "Звонки по тематикам",
         "reports.chart.operators": "Обработано операторами",
+        "reports.chart.time_axis": "Начало интервала ({zone})",
         "reports.staffing": "Потребность в операторах",
         "reports.staffing.note": (
             "Нужно операторов по Эрлангу C для целевого уровня обслуживания 80 % в пределах "
@@ -84,7 +85,7 @@ ADMIN_MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "reports.col.abandon_rate": "Доля брошенных",
         "reports.col.timed_out_rate": "Доля непринятых по норме ожидания",
         "reports.col.aht_s": "Среднее время обслуживания, с",
-        "reports.col.interval": "Интервал (UTC)",
+        "reports.col.interval": "Интервал",
         "reports.col.queue": "Очередь",
         "reports.col.needed": "Нужно операторов",
         "reports.col.scheduled": "Нужно в графике",

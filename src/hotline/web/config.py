@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 from hotline.core.errors import ConfigurationError
@@ -18,7 +19,12 @@ __all__ = ["WebConfig", "check_transport", "is_loopback"]
 
 @dataclass(frozen=True, slots=True)
 class WebConfig:
-    """Knobs of sessions, lockout and transport security (defaults suit production)."""
+    """Knobs of sessions, lockout and transport security (defaults suit production).
+
+    ``tz`` is the service's local time for the report pages and exports
+    (``HOTLINE_TIMEZONE``, which the node passes as a ``ZoneInfo``); UTC when
+    the app is built without it.
+    """
 
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -30,6 +36,7 @@ class WebConfig:
     lockout_source_failures: int = 20  # failed logins from one address within the window
     lockout_window_s: float = 15 * 60.0
     api_docs: bool = True  # /docs and /openapi.json
+    tz: tzinfo = UTC  # the service's local time for reports (HOTLINE_TIMEZONE)
 
     @property
     def tls(self) -> bool:

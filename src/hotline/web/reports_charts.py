@@ -3,7 +3,8 @@
 * :func:`interval_chart` — per interval: offered, answered, abandoned and,
   on its own bar, timed out (the decree's "not accepted: maximum wait
   exceeded", never merged into abandoned); below, the service level SL(T)
-  against the target;
+  against the target; the time axis is labelled in ``tz`` and its caption
+  (``time_axis``, from the caller's catalogue) names the zone;
 * :func:`bar_chart` — one figure per category (topics, operators).
 
 matplotlib runs off-screen (the object API, no ``pyplot`` state), so it is
@@ -47,9 +48,14 @@ def _svg(fig: Figure) -> bytes:
 
 
 def interval_chart(
-    rows: Sequence[MetricRow], *, tz: tzinfo, sl_target: float = 0.8, title: str = ""
+    rows: Sequence[MetricRow],
+    *,
+    tz: tzinfo,
+    sl_target: float = 0.8,
+    title: str = "",
+    time_axis: str = "",
 ) -> bytes:
-    """Counts per interval and SL per interval, as an SVG document."""
+    """Counts per interval and SL per interval, as an SVG document (times in ``tz``)."""
     rows = [r for r in rows if r.key.interval_start is not None]
     labels = [
         r.key.interval_start.astimezone(tz).strftime("%d.%m %H:%M")
@@ -79,6 +85,8 @@ def interval_chart(
     sl.legend(loc="lower left", fontsize="small")
     step = max(1, len(xs) // 16)
     sl.set_xticks(xs[::step], labels[::step], rotation=45, fontsize="small")
+    if time_axis:
+        sl.set_xlabel(time_axis)
     return _svg(fig)
 
 

@@ -6,6 +6,10 @@ events of every call touching the period, and the pure report functions
 (:func:`~hotline.reports.metrics.compute_report`,
 :func:`~hotline.reports.staffing.compute_staffing`).  Calls of a medical
 topic are left out of call lists for users without ``medical_secrecy``.
+
+A :class:`Period` holds UTC instants and the service's time zone
+(``HOTLINE_TIMEZONE``): intervals are cut and every time a person reads is
+shown in that zone, named once by :func:`zone_label`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
 from hotline.acd import erlang
@@ -39,6 +43,7 @@ __all__ = [
     "staffing_rows",
     "staffing_table",
     "summary_rows",
+    "zone_label",
 ]
 
 STAFFING_COLUMNS: Final = (
@@ -61,10 +66,33 @@ _DIGITS: Final = 3
 
 @dataclass(frozen=True, slots=True)
 class Period:
+    """``[start, end)`` as aware datetimes; ``tz`` cuts the intervals and shows the times."""
+
     start: datetime
     end: datetime
     interval: Interval
     tz: tzinfo = UTC
+
+
+def _offset(tz: tzinfo, at: datetime) -> str:
+    delta = at.astimezone(tz).utcoffset() or timedelta(0)
+    minutes = int(delta.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def zone_label(tz: tzinfo, start: datetime, end: datetime) -> str:
+    """The zone as a person reads it: ``Europe/Moscow, UTC+03:00``.
+
+    Both offsets are named when they differ within ``[start, end)`` (a zone
+    with summer time); ``UTC`` alone for UTC.
+    """
+    name = str(tz)
+    offsets = dict.fromkeys(_offset(tz, at) for at in (start, end - timedelta(microseconds=1)))
+    if name == "UTC" and list(offsets) == ["UTC+00:00"]:
+        return name
+    return f"{name}, {' / '.join(offsets)}"
 
 
 def metrics_config(db: Database, tz: tzinfo = UTC, *, strict: bool = False) -> MetricsConfig:

@@ -10,21 +10,38 @@
   summary, the staffing view or the call records (numbers masked without
   ``personal_data.view``; medical calls only with ``medical_secrecy``);
   every export is written to the audit log.
+
+Times are the service's local time (``HOTLINE_TIMEZONE``, carried by
+:attr:`hotline.web.config.WebConfig.tz`): the default period is today from
+local midnight; a time without an offset in a form or query is local; the
+interval rows, the chart axis, the staffing view and the exports show local
+times, and the zone is named once (the page's notice, the time column
+headers of an export, ``time_zone`` in the JSON documents).
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from hotline.reports.export import cdr_table, summary_table, to_csv, to_json, to_xlsx
+from hotline.reports.export import (
+    ReportTable,
+    cdr_table,
+    summary_table,
+    to_csv,
+    to_json,
+    to_xlsx,
+)
+from hotline.reports.labels_ru import label
 from hotline.reports.metrics_config import Dimension, Interval
 from hotline.reports.metrics_row import MetricRow
+from hotline.reports.staffing import StaffingRow
 from hotline.store.audit import AuditAction
 from hotline.web.admin_common import blocking
 from hotline.web.audit_api import record
@@ -40,9 +57,17 @@ from hotline.web.reports_data import (
     staffing_rows,
     staffing_table,
     summary_rows,
+    zone_label,
 )
 
-__all__ = ["ExportFormat", "ExportKind", "reports_api_router", "reports_pages_router"]
+__all__ = [
+    "ExportFormat",
+    "ExportKind",
+    "ZonedTable",
+    "period_of",
+    "reports_api_router",
+    "reports_pages_router",
+]
 
 MAX_PERIOD: Final = timedelta(days=93)
 MIN_YEAR: Final = 2000
@@ -63,6 +88,8 @@ TOTAL_KEYS: Final = (
     "timed_out_rate",
     "aht_s",
 )
+#: Export columns holding a local time: their header names the zone.
+TIME_COLUMNS: Final = frozenset({"interval_start", "started_at", "answered_at", "ended_at"})
 
 
 class ExportKind(enum.StrEnum):
@@ -84,33 +111,67 @@ class ChartName(enum.StrEnum):
 
 _VIEW = Depends(require(Permission.REPORTS_VIEW))
 _EXPORT = Depends(require(Permission.REPORTS_EXPORT))
-Since = Annotated[datetime | None, Query(description="from (ISO 8601; default: today 00:00 UTC)")]
-Until = Annotated[datetime | None, Query(description="to, exclusive (default: now)")]
+_LOCAL = (
+    "ISO 8601; a time without an offset is in the service's time zone "
+    "(HOTLINE_TIMEZONE, default Europe/Moscow)"
+)
+Since = Annotated[
+    datetime | None,
+    Query(description=f"from ({_LOCAL}; default: today 00:00 in that zone)"),
+]
+Until = Annotated[datetime | None, Query(description=f"to, exclusive ({_LOCAL}; default: now)")]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+@dataclass(frozen=True, slots=True)
+class ZonedTable(ReportTable):
+    """A report table whose time column headers name the zone of their local times."""
+
+    zone: str = ""
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(
+            f"{label(k)} ({self.zone})" if k in TIME_COLUMNS and self.zone else label(k)
+            for k in self.keys
+        )
+
+
+def _utc(value: datetime, tz: tzinfo) -> datetime:
+    """``value`` as UTC; a time without an offset is local time in ``tz``."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:  # before any arithmetic: no overflow
+        raise ApiError(ErrorCode.VALIDATION_FAILED)
+    return (value if value.tzinfo is not None else value.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def _local_midnight(at: datetime, tz: tzinfo, days_back: int = 0) -> datetime:
+    day = at.astimezone(tz).date() - timedelta(days=days_back)
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
 
 
 def period_of(
     request: Request, since: datetime | None, until: datetime | None, interval: Interval
 ) -> Period:
-    now = context_of(request).clock.utcnow()
-    end = _aware(until) if until is not None else now
-    if not MIN_YEAR <= end.year <= MAX_YEAR:
-        raise ApiError(ErrorCode.VALIDATION_FAILED)
+    """The period asked for, in UTC, with the service's zone (default: today, local)."""
+    ctx = context_of(request)
+    tz = ctx.config.tz
+    end = _utc(until, tz) if until is not None else ctx.clock.utcnow().astimezone(UTC)
     if since is not None:
-        start = _aware(since)
+        start = _utc(since, tz)
     else:
-        start = end.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = _local_midnight(end, tz)
         if start >= end:
-            start = end - timedelta(days=1)
-    if (
-        not (start.year >= MIN_YEAR and end.year <= MAX_YEAR)
-        or not start < end <= start + MAX_PERIOD
-    ):
+            start = _local_midnight(end, tz, days_back=1)
+    if not start < end <= start + MAX_PERIOD:
         raise ApiError(ErrorCode.VALIDATION_FAILED)
-    return Period(start=start, end=end, interval=interval)
+    return Period(start=start, end=end, interval=interval, tz=tz)
+
+
+def _zone(period: Period) -> str:
+    return zone_label(period.tz, period.start, period.end)
+
+
+def _local_text(at: datetime, tz: tzinfo) -> str:
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _row_dict(row: MetricRow, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -136,7 +197,7 @@ async def summary_json(
     period = period_of(request, since, until, interval)
     rows = await blocking(summary_rows, context_of(request).db, period, by or ())
     document = json.loads(to_json(summary_table(rows, tz=period.tz)))
-    return JSONResponse(document)
+    return JSONResponse({**document, "time_zone": str(period.tz)})
 
 
 @reports_api_router.get("/staffing", summary="Operators needed against logged in, as JSON")
@@ -149,7 +210,8 @@ async def staffing_json(
 ) -> JSONResponse:
     period = period_of(request, since, until, interval)
     rows = await blocking(staffing_rows, context_of(request).db, period)
-    return JSONResponse(json.loads(to_json(staffing_table(rows, period.tz))))
+    document = json.loads(to_json(staffing_table(rows, period.tz)))
+    return JSONResponse({**document, "time_zone": str(period.tz)})
 
 
 @reports_api_router.get(
@@ -179,11 +241,12 @@ async def export_report(
         visible = [c for c in found if may_see_topic(who.permissions, c.topic)]
         numbers = who.has(Permission.PERSONAL_DATA_VIEW)
         table = cdr_table(visible, show_numbers=numbers, tz=period.tz, russian_values=True)
+    table = ZonedTable(title=table.title, keys=table.keys, rows=table.rows, zone=_zone(period))
     if format is ExportFormat.CSV:
         body, media = await blocking(to_csv, table, delimiter=";"), "text/csv; charset=utf-8"
     else:
         body, media = await blocking(to_xlsx, table), XLSX
-    stamp = period.start.strftime("%Y%m%d-%H%M")
+    stamp = period.start.astimezone(period.tz).strftime("%Y%m%d-%H%M")
     await record(
         request,
         who,
@@ -193,6 +256,7 @@ async def export_report(
             "format": format.value,
             "since": period.start.isoformat(),
             "until": period.end.isoformat(),
+            "time_zone": str(period.tz),
             "rows": len(table.rows),
             "numbers": numbers,
         },
@@ -205,10 +269,10 @@ async def export_report(
 reports_pages_router = APIRouter(include_in_schema=False)
 
 
-def _chart(name: ChartName, db: Any, period: Period) -> bytes:
+def _chart(name: ChartName, db: Any, period: Period, axis: str) -> bytes:
     if name is ChartName.INTERVALS:
         rows = summary_rows(db, period)
-        return interval_chart(rows, tz=period.tz)
+        return interval_chart(rows, tz=period.tz, time_axis=axis)
     dim = Dimension.TOPIC if name is ChartName.TOPICS else Dimension.OPERATOR
     grouped = [r for r in summary_rows(db, period, (dim,), with_interval=False)]
     attr = "topic" if dim is Dimension.TOPIC else "operator_id"
@@ -236,7 +300,9 @@ async def chart_svg(
     interval: Interval = Interval.MIN60,
 ) -> Response:
     period = period_of(request, since, until, interval)
-    svg = await blocking(_chart, name, context_of(request).db, period)
+    ctx = context_of(request)
+    axis = ctx.catalogue.text("reports.chart.time_axis", zone=_zone(period))
+    svg = await blocking(_chart, name, ctx.db, period, axis)
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -247,6 +313,11 @@ def _parse(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _staffing_view(rows: tuple[StaffingRow, ...], tz: tzinfo) -> list[tuple[str, StaffingRow]]:
+    """Each staffing row with the local start of its interval, as the page shows it."""
+    return [(_local_text(r.interval_start, tz), r) for r in rows]
 
 
 @reports_pages_router.get("/reports", response_class=HTMLResponse)
@@ -267,11 +338,11 @@ async def reports_page(
     db = context_of(request).db
     totals_rows = await blocking(summary_rows, db, period, with_interval=False)
     staffing = await blocking(staffing_rows, db, period)
-    query = {
-        "since": period.start.replace(tzinfo=None).isoformat(timespec="minutes"),
-        "until": period.end.replace(tzinfo=None).isoformat(timespec="minutes"),
-        "interval": period.interval.value,
+    local = {
+        k: at.astimezone(period.tz).replace(tzinfo=None).isoformat(timespec="minutes")
+        for k, at in (("since", period.start), ("until", period.end))
     }
+    query = {**local, "interval": period.interval.value}
     return render(
         request,
         "reports.html",
@@ -283,6 +354,7 @@ async def reports_page(
         export_kinds=[(k.value, f"reports.export.{k.value}") for k in ExportKind],
         totals=_totals(totals_rows),
         total_keys=[(k, f"reports.col.{k}") for k in TOTAL_KEYS],
-        staffing=staffing,
+        staffing=_staffing_view(staffing, period.tz),
+        zone=_zone(period),
         may_export=who.has(Permission.REPORTS_EXPORT),
     )

@@ -17,7 +17,7 @@ from hotline.store.queues import StoredQueue
 from support.eventdb import seed_database
 from unit.reports.reports_log import K, Log
 
-PERIOD = ["--from", "2026-03-02T09:00", "--to", "2026-03-02T10:00"]
+PERIOD = ["--from", "2026-03-02T09:00", "--to", "2026-03-02T10:00", "--tz", "UTC"]
 
 
 def _log() -> Log:
@@ -44,6 +44,20 @@ def seeded(hotline_env: dict[str, str], tmp_path: Path) -> Path:
 def _run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["report", "staffing", *args])
     return result.exit_code, result.stdout, result.stderr
+
+
+def test_staffing_defaults_to_the_service_time_zone(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The events lie 09:00-10:00 UTC: 12:00-13:00 in Moscow, the default zone.
+    moscow = ["--from", "2026-03-02T12:00", "--to", "2026-03-02T13:00", "--format", "json"]
+    code, out, err = _run(*moscow)
+    assert code == 0, err
+    assert [r["offered"] for r in json.loads(out)["rows"]] == [100, 0]
+    monkeypatch.setenv("HOTLINE_TIMEZONE", "UTC")  # the same wall times are 3 h later
+    code, out, err = _run(*moscow)
+    assert code == 0, err
+    assert sum(r["offered"] for r in json.loads(out)["rows"]) == 0
 
 
 def test_staffing_json(seeded: Path) -> None:

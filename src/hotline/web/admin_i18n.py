@@ -33,7 +33,7 @@ ADMIN_MESSAGES_RU: Final[Mapping[str, str]] = MappingProxyType(
         "recordings.reason": "Основание доступа к записи (обязательно, записывается в журнал)",
         "recordings.confirm": "Подтвердить",
         "recordings.cancel": "Отмена",
-        "recordings.col.started": "Начало звонка (UTC)",
+        "recordings.col.started": "Начало звонка",
         "recordings.col.caller": "Абонент",
         "recordings.col.operator": "Оператор",
         "recordings.col.topic": "Тематика",

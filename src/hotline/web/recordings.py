@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -46,6 +46,7 @@ from hotline.web.recordings_search import (
     resolve_file,
     search_recordings,
 )
+from hotline.web.reports_data import zone_label
 
 __all__ = [
     "AccessIn",
@@ -134,10 +135,11 @@ def _visible(found: FoundRecording | None, who: Principal) -> FoundRecording:
     return found
 
 
-def _aware(value: datetime | None, default: datetime) -> datetime:
+def _aware(value: datetime | None, default: datetime, tz: tzinfo) -> datetime:
+    """``value`` as an aware time: a time without an offset is the service's local time."""
     if value is None:
         return default
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
 def query_of(
@@ -149,11 +151,12 @@ def query_of(
     topic: str | None,
     outcome: CdrOutcome | None,
     limit: int = MAX_RESULTS,
+    tz: tzinfo = UTC,
 ) -> RecordingQuery:
-    end = _aware(until, now)
+    end = _aware(until, now, tz)
     if not MIN_YEAR <= end.year <= MAX_YEAR:
         raise ApiError(ErrorCode.VALIDATION_FAILED)
-    start = _aware(since, end - DEFAULT_PERIOD)
+    start = _aware(since, end - DEFAULT_PERIOD, tz)
     if (
         not (start.year >= MIN_YEAR and end.year <= MAX_YEAR)
         or not start < end <= start + MAX_PERIOD
@@ -194,6 +197,8 @@ async def _personal_data_viewed(
         )
 
 
+_SINCE = "calls from (ISO 8601; without an offset: the service's time zone, HOTLINE_TIMEZONE)"
+_UNTIL = "calls before (ISO 8601; without an offset: the service's time zone, HOTLINE_TIMEZONE)"
 recordings_router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 _PLAY = Depends(require(Permission.RECORDINGS_PLAY))
 _DOWNLOAD = Depends(require(Permission.RECORDINGS_DOWNLOAD))
@@ -205,16 +210,18 @@ Text64 = Annotated[str | None, Query(max_length=64)]
 async def list_recordings(
     request: Request,
     who: Annotated[Principal, _PLAY],
-    since: Annotated[datetime | None, Query(description="calls from (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="calls before (ISO 8601)")] = None,
+    since: Annotated[datetime | None, Query(description=_SINCE)] = None,
+    until: Annotated[datetime | None, Query(description=_UNTIL)] = None,
     number: Text64 = None,
     operator: Text64 = None,
     topic: Text64 = None,
     outcome: CdrOutcome | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 100,
 ) -> list[RecordingOut]:
-    now = context_of(request).clock.utcnow()
-    q = query_of(now, since, until, number, operator, topic, outcome, limit)
+    ctx = context_of(request)
+    q = query_of(
+        ctx.clock.utcnow(), since, until, number, operator, topic, outcome, limit, ctx.config.tz
+    )
     return await _search(request, who, q)
 
 
@@ -321,7 +328,8 @@ async def recordings_page(
     topic: Text64 = None,
     outcome: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    now = context_of(request).clock.utcnow()
+    ctx = context_of(request)
+    now, tz = ctx.clock.utcnow(), ctx.config.tz
     filters = {
         "since": since or "",
         "until": until or "",
@@ -341,6 +349,7 @@ async def recordings_page(
             operator,
             topic,
             CdrOutcome(outcome) if outcome else None,
+            tz=tz,
         )
         items = await _search(request, who, q)
     except (ValueError, ApiError):
@@ -355,4 +364,6 @@ async def recordings_page(
         outcomes=[(o.value, f"outcome.{o.value}") for o in CdrOutcome],
         outcome_keys={o.value: f"outcome.{o.value}" for o in CdrOutcome},
         may_download=who.has(Permission.RECORDINGS_DOWNLOAD),
+        tz=tz,
+        zone=zone_label(tz, now, now + timedelta(microseconds=1)),
     )

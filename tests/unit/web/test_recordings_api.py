@@ -274,3 +274,33 @@ async def test_search_reads_the_projection_when_it_is_current(
     ]
     assert [r["recording_id"] for r in by_operator.json()] == [rid]
     assert hidden not in str(found)
+
+
+async def test_the_page_reads_and_shows_the_service_s_local_time(
+    world: World, clock: FakeClock, config: WebConfig
+) -> None:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    moscow = ZoneInfo("Europe/Moscow")
+    app = create_web_app(
+        replace(config, tz=moscow),
+        world.db,
+        clock,
+        health=Health(),
+        registry=CollectorRegistry(),
+        hasher=FAST_HASHER,
+        extra=[install_admin_paths(AdminPaths(recordings_dir=world.directory))],
+    )
+    local = CALLED_AT.astimezone(moscow)
+    just_before = (local - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")  # 3 h later in UTC
+    async with session(app, "supervisor") as supervisor:
+        page = await supervisor.http.get("/recordings", params={"since": just_before})
+        assert f'data-id="{world.social}"' in page.text  # read as Moscow time, not UTC
+        assert local.strftime("%Y-%m-%d %H:%M:%S") in page.text
+        assert "Europe/Moscow, UTC+03:00" in page.text
+        later = (local + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
+        page = await supervisor.http.get("/recordings", params={"since": later})
+        assert f'data-id="{world.social}"' not in page.text
+        api = await supervisor.http.get("/api/v1/recordings", params={"since": just_before})
+        assert api.status_code == 200 and world.social in api.text

@@ -119,6 +119,8 @@ TTS_CACHE_DIR: Final = Path("prompts") / "tts"
 """Rendered speech, under the data directory."""
 BOT_EMBEDDINGS: Final = Path("prompts") / "kb-embeddings.npz"
 """The standard answers' sentence embeddings, cached under the data directory."""
+JOURNAL_REPLAY_WAIT_S: Final = 30.0
+"""How long start-up waits for the event journal's replay before reading open call-backs."""
 VAD_PREWARM: Final = 2
 """Detectors made at start-up (more are made, and kept, as calls need them)."""
 
@@ -475,6 +477,9 @@ class CallService:
         await self._start_bot(prompts_dir)
         self.controller.voice.set_prompts(phrases, prompts)
         self.capacity.set_prompts(prompts)
+        if not await self._journal_replayed():  # a completion may still be in the journal
+            log.warning("call-backs read before the event journal was replayed",
+                        backlog=self.events.journal_backlog)  # fmt: skip
         callbacks = await asyncio.to_thread(_open_callbacks, self._db, self._clock)
         self.ua = UserAgent(
             self._sip.endpoint, self.controller, max_legs=2 * self._settings.max_calls
@@ -494,6 +499,15 @@ class CallService:
             operators=len(profiles),
             auto_ready=self.acd.auto_ready_on_register,
         )
+
+    async def _journal_replayed(self) -> bool:
+        """Wait (bounded) until events journalled in an outage are in the database."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOURNAL_REPLAY_WAIT_S
+        # The writer task replays the journal and owns the counter: poll it, bounded.
+        while self.events.journal_backlog and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        return not self.events.journal_backlog
 
     def _restore_callbacks(self, backlog: CallbackBacklog) -> None:
         """Park again the call-back requests a restart left open (ctl_callback)."""
@@ -574,7 +588,10 @@ class CallService:
             max_idle=cfg.asr_max_sessions,
         )
         if listening:  # the first calls need not load a detector model
-            await asyncio.to_thread(detectors.prewarm, VAD_PREWARM)
+            try:
+                await asyncio.to_thread(detectors.prewarm, VAD_PREWARM)
+            except HotlineError as exc:  # neither engine loads: each call then hands over
+                log.error("no voice activity detector", error=str(exc))
         bot.engines = replace(
             bot.engines,
             recognizer=recognizer,
@@ -621,8 +638,14 @@ class CallService:
             await self.live_prompts.aclose()
         for task in self._tasks[1:]:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        outcomes = await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        for task, outcome in zip(self._tasks[1:], outcomes, strict=True):
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):  # it failed before the stop: say so, and stop the rest all the same
+                log.error(
+                    "a call-service task had failed", task=task.get_name(), error=repr(outcome)
+                )
         await self.answers.aclose()
         if self.bot is not None:  # its engines' loader was cancelled above
             await self.bot.aclose()

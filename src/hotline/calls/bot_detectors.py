@@ -10,10 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import structlog
+
 from hotline.bot.ports import VoiceActivityDetector
 from hotline.bot.vad import ScoredVad
+from hotline.core.errors import HotlineError
 
 __all__ = ["DetectorPool"]
+
+log = structlog.get_logger("hotline.bot.vad")
 
 
 class DetectorPool:
@@ -58,7 +63,11 @@ class DetectorPool:
         """Take ``detector`` back (reset); one that did not come from :meth:`acquire` is dropped."""
         if not isinstance(detector, ScoredVad):
             return
-        detector.reset()
+        try:
+            detector.reset()
+        except HotlineError as exc:  # an engine that cannot start afresh is not reused
+            log.warning("voice activity detector dropped", error=str(exc))
+            return
         with self._lock:
             if len(self._idle) < self._max_idle:
                 self._idle.append(detector)

@@ -234,6 +234,10 @@ class BotCalls:
     def active(self) -> int:
         return len(self._calls)
 
+    def listening(self) -> bool:
+        """The engines are loaded: a caller can be answered (else it is told and handed over)."""
+        return self.engines.complete and len(self._calls) < self._limits.max_sessions
+
     async def warm_up(self) -> None:
         """Render every fixed phrase now, so that none waits for the synthesiser on a call."""
         for phrase in Phrase:
@@ -380,7 +384,11 @@ class BotCalls:
             return
         bot.recognition = None
         bot.awaiting_reply_since = bot.speech_ended_at
-        log.info("caller said", call_id=bot.call_id, text=text[:200], match=match)
+        log.info(  # the words stay on the call (retention, access rules), not in the logs
+            "caller spoke", call_id=bot.call_id, chars=len(text),
+            answer=None if match is None else match.answer_id,
+            confidence=None if match is None else round(match.confidence, 3),
+        )  # fmt: skip
         self._step(bot, lambda: bot.dialogue.utterance(listen.listen_id, text, match, self._now()))
 
     def _cancel_recognition(self, bot: _BotCall) -> None:

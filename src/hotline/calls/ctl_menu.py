@@ -12,11 +12,14 @@ our side (the desk's hang-up, :mod:`hotline.calls.actions`).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Protocol
 
+from hotline.acd.model import MAX_PRIORITY
 from hotline.calls.call import Call, CallPhase
-from hotline.calls.ctl_ports import Clock, EventSink
+from hotline.calls.ctl_ports import AcdPort, Clock, EventSink
+from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, QueueId, TopicId
 from hotline.reports.events import CallCentreEvent, EventKind, HungUpBy
 
@@ -27,6 +30,7 @@ class _Host(Protocol):
     """What the answers need of the controller."""
 
     _calls: dict[CallId, Call]
+    _acd: AcdPort
     _sink: EventSink
     _clock: Clock
 
@@ -82,10 +86,17 @@ class MenuAnswers:
             self._end(call, HungUpBy.SYSTEM, "ivr_self_service" if self_service else "ivr_hangup")
 
     def bot_to_queue(self: _Host, call: Call, queue_id: QueueId) -> None:
-        """A queue's call the assistant handed over (ctl_queue_bot) waits in ``queue_id`` again."""
+        """A queue's call the assistant handed over (ctl_queue_bot) waits in ``queue_id`` again.
+
+        It has waited past the norm already: it goes first, at the highest priority (a
+        new wait as far as the norm goes; its time to operator counts from the arrival).
+        """
         if self._calls.get(call.call_id) is call and call.phase is CallPhase.QUEUED:
             call.route = replace(call.route, queue_id=queue_id)
             self._enter_queue(call)
+            if call.in_acd and not call.offers:
+                with contextlib.suppress(LocalProtocolError):  # taken at once by a free operator
+                    self._acd.set_call_priority(call.call_id, MAX_PRIORITY)
 
     def bot_hang_up(self: _Host, call: Call) -> None:
         """The assistant helped a queue's caller and said goodbye (ctl_queue_bot)."""

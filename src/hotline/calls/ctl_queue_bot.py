@@ -15,7 +15,10 @@ get a standard answer while every operator is busy.  :class:`QueueBot`
 
 A call goes to the assistant from a queue at most once: when its second
 wait also runs out, the rule's message plays and the call ends, so a caller
-is never passed back and forth.  Media events of a call with the assistant
+is never passed back and forth.  While the assistant cannot answer (no
+recognition model, its engines still loading, every session taken) the
+rule's message plays at once: a caller past the wait norm is not sent to hear
+"the assistant is unavailable" and then to wait a second time.  Media events of a call with the assistant
 (keys, playback ends) go to the assistant, not to the queue's voice.
 """
 
@@ -42,6 +45,10 @@ class BotSessions(Protocol):
     """What is needed of the assistant (:class:`~hotline.calls.ctl_bot.BotCalls`)."""
 
     def start(self, call_id: CallId, leg_id: str, codec: str, topic: str | None) -> bool: ...
+
+    def listening(self) -> bool:
+        """Its engines are loaded and a session is free."""
+        ...
 
     def end(self, call_id: CallId) -> None: ...
 
@@ -101,6 +108,10 @@ class QueueBot:
         leg = call.caller_media
         if call.call_id in self._had or leg is None or call.phase is not CallPhase.QUEUED:
             log.info("queue call not sent to the assistant again", call_id=call.call_id)
+            return False
+        if not self._bots.listening():  # it would only say it cannot help, then wait again
+            self.refused += 1
+            log.info("the assistant cannot answer now: the queue's message", call_id=call.call_id)
             return False
         left = call.queue_id or call.route.queue_id
         back = QueueId(action.target) if action.target else left

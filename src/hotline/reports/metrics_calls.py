@@ -53,6 +53,8 @@ from hotline.reports.metrics_facts import (
 __all__ = ["CallDerivation", "derive_calls", "seconds_between"]
 
 _K = EventKind
+_STICKY: Final = frozenset({QueueOutcome.ANSWERED, QueueOutcome.TIMED_OUT})
+"""Visit outcomes a later entry into the same queue does not replace."""
 _OUTCOME_OF: Final = {
     _K.QUEUE_ANSWERED: QueueOutcome.ANSWERED,
     _K.QUEUE_ABANDONED: QueueOutcome.ABANDONED,
@@ -178,8 +180,14 @@ class _Call:
         if answered:
             assert e.operator_id is not None
             self._start(e.operator_id, e.queue_id, e.timestamp)
-        if visit.outcome is QueueOutcome.ANSWERED:
-            return  # an earlier entry was answered: the visit stays answered
+        if visit.outcome in _STICKY:
+            # An earlier entry was answered, or passed the wait norm (the decree counts that
+            # call as timed out even if the assistant handed it back and an operator took it
+            # later): the visit keeps its outcome; the time to operator still counts.
+            if answered and not self.first_answer_seen and self.arrived is not None:
+                visit.tto_s = seconds_between(self.arrived.timestamp, e.timestamp)
+            self.first_answer_seen = self.first_answer_seen or answered
+            return
         wait = e.number("wait_s") if e.kind in _REPORTED_WAIT else None
         if wait is None:
             wait = seconds_between(visit.entry_at, e.timestamp)

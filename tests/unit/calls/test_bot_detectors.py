@@ -138,3 +138,18 @@ def test_threads_never_share_a_detector() -> None:
         assert len(held) == 8
         list(executor.map(borrow, range(200)))
     assert pool.created == 8 and pool.idle == 8
+
+
+def test_a_detector_that_cannot_reset_is_dropped() -> None:
+    from hotline.core.errors import HotlineError
+
+    class Stuck(LevelScorer):
+        def reset(self) -> None:
+            raise HotlineError("the engine cannot start afresh")
+
+    pool = DetectorPool(
+        lambda: ScoredVad(Stuck(), VadConfig(), engine=VadEngine.WEBRTC), max_idle=2
+    )
+    detector = pool.acquire()
+    pool.release(detector)  # no exception reaches the call's clean-up
+    assert pool.idle == 0 and pool.acquire() is not detector

@@ -7,16 +7,19 @@ it is asked and reports its exits when the test says so.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from test_calls_controller_fakes import GENERAL, Rig, caller_offer, make_rig
+from test_calls_controller_fakes import GENERAL, RecordingMedia, Rig, caller_offer, make_rig
 from test_calls_queue_voice import got_bye, queue_config, voiced_rig
 
 from hotline.acd.model import EmptyPolicy, ExitAction, ExitKind, QueueConfig
+from hotline.bot.prompt_cache import SpeechChunk
 from hotline.calls.call import Call, CallPhase
 from hotline.calls.ctl_queue import QueuePhrases, build_queue_phrases
 from hotline.calls.ctl_queue_bot import QueueBot
+from hotline.core.clock import FakeClock
 from hotline.core.errors import ConfigurationError
 from hotline.core.ids import CallId, QueueId, TopicId
 from hotline.media.dtmf import DtmfReceived, DtmfSource
@@ -40,9 +43,13 @@ class FakeBots:
     """The assistant: takes calls unless ``full``; keeps what it was told."""
 
     full: bool = False
+    deaf: bool = False  # no recognition model, engines loading
     started: list[tuple[CallId, str, str, str | None]] = field(default_factory=list)
     ended: list[CallId] = field(default_factory=list)
     media: list[tuple[CallId, MediaEvent]] = field(default_factory=list)
+
+    def listening(self) -> bool:
+        return not self.deaf
 
     def start(self, call_id: CallId, leg_id: str, codec: str, topic: str | None) -> bool:
         if self.full:
@@ -144,6 +151,21 @@ async def test_the_hand_over_reaches_an_operator(phrases: QueuePhrases) -> None:
     assert offered.call_id == call.call_id and offered.operator_id == "op1"
 
 
+async def test_the_returned_caller_goes_before_callers_who_came_later(
+    phrases: QueuePhrases,
+) -> None:
+    b = timed_out_to_bot(phrases)
+    _leg, first = await waiting(b.rig)
+    b.rig.advance(6.0)  # the first caller is with the assistant now
+    b.rig.ua.incoming(caller_offer(port=30010), caller="79035550101")
+    await b.rig.controller.settle()
+    b.rig.advance(3.0)
+    b.queue_bot.bot_handed_over(first.call_id)  # back in the queue after the second caller
+    b.rig.login("op1")
+    (offered,) = b.rig.events.of(EventKind.QUEUE_OFFERED)
+    assert offered.call_id == first.call_id
+
+
 async def test_a_target_queue_takes_the_call_back(phrases: QueuePhrases) -> None:
     b = timed_out_to_bot(phrases)
     b.rig.acd.add_queue(QueueConfig(queue_id=BACKUP, name="B", topic=TopicId("general")))
@@ -221,6 +243,33 @@ async def test_an_assistant_at_capacity_means_the_message(phrases: QueuePhrases)
     assert call.caller_media is not None
     b.rig.controller.on_media_event(PlaybackFinished(call.caller_media, f"farewell-{call.call_id}"))
     assert got_bye(b.rig, leg)
+
+
+async def test_an_assistant_that_cannot_listen_means_the_message(phrases: QueuePhrases) -> None:
+    b = timed_out_to_bot(phrases)
+    b.bots.deaf = True
+    leg, call = await waiting(b.rig)
+    b.rig.advance(6.0)
+    assert b.bots.started == [] and b.queue_bot.refused == 1
+    assert b.rig.controller.voice.leaving(call.call_id)
+    assert call.caller_media is not None
+    b.rig.controller.on_media_event(PlaybackFinished(call.caller_media, f"farewell-{call.call_id}"))
+    assert got_bye(b.rig, leg) and b.rig.events.of(EventKind.CALL_BOT_STARTED) == []
+
+
+def test_the_real_assistant_listens_only_with_its_engines() -> None:
+    from hotline.calls.ctl_bot import BotCalls, BotEngines
+
+    class Silent:
+        async def stream(self, text: str, voice: str | None = None) -> AsyncIterator[SpeechChunk]:
+            return
+            yield
+
+    bots = BotCalls(
+        media=RecordingMedia(), engines=BotEngines(speech=Silent(), answers={}.get),
+        clock=FakeClock(), call_later=lambda _d, _cb: None, calls=lambda _c: None,
+    )  # fmt: skip
+    assert not bots.listening()  # no recogniser, detector or matcher (no model installed)
 
 
 async def test_a_full_queue_sends_new_callers_to_the_assistant(phrases: QueuePhrases) -> None:

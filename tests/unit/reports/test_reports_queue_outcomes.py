@@ -113,6 +113,32 @@ def test_a_timed_out_call_that_overflows_counts_in_both_queues() -> None:
     assert rows["q1"].service_level == 0.0
 
 
+@pytest.mark.parametrize("then", ["answered", "abandoned"])
+def test_a_call_past_the_norm_stays_timed_out_after_the_assistant_hands_it_back(
+    then: str,
+) -> None:
+    # The wait norm (120 s) sent the caller to the voice assistant, which handed it back
+    # to the same queue: the decree counts the call as not accepted within the norm.
+    log = Log()
+    log.arrive("c", 0)
+    log.enter("c", "q", 0)
+    log.add(K.QUEUE_TIMED_OUT, 120, call="c", queue="q", wait_s=120.0, action="bot")
+    log.add(K.CALL_BOT_STARTED, 120, call="c")
+    log.add(K.CALL_BOT_ENDED, 150, call="c", result="handed_over", reason="caller_asked")
+    log.enter("c", "q", 150)
+    if then == "answered":
+        log.answer("c", "q", "op1", 155, 5)
+    else:
+        log.abandon("c", "q", 153, 3)  # would be a short abandon on its own
+    log.end("c", 200)
+    row = _total(log)
+    assert (row.offered, row.timed_out, row.answered, row.abandoned) == (1, 1, 0, 0)
+    assert row.short_abandoned == 0 and row.answered_within_norm == 0
+    assert row.service_level == 0.0
+    if then == "answered":  # arrival to operator, the queue, the assistant and the queue again
+        assert row.time_to_operator_p50_s == 155.0
+
+
 def test_first_outcome_closes_the_entry_and_a_refusal_at_the_door_is_a_visit() -> None:
     log = Log()
     log.arrive("c", 0)

@@ -29,13 +29,12 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 from test_bot_call import (
+    answer_packets,
     bot_node,
     capture,
     korean_speech,
-    read_rtp,
     rendered_seconds,
     write_rtp_pcap,
 )
@@ -49,7 +48,6 @@ from hotline.calls.ctl_bot import BotCalls
 from hotline.calls.ctl_queue_bot import QueueBot
 from hotline.core.ids import QueueId
 from hotline.ivr.flow_yaml import load_demo_flow
-from hotline.media.codecs import get_codec
 from hotline.reports.events import CallCentreEvent, EventKind
 from support.peers import free_udp_port, require, run_sipp
 from support.scenarios import bye_steps, caller_scenario
@@ -199,23 +197,4 @@ async def test_queue_wait_norm_sends_the_caller_to_the_assistant_then_back_to_an
     (ended,) = node.events.of(EventKind.CALL_ENDED)
     assert ended.text("who_hung_up") == "caller" and ended.call_id == started.call_id
     # The answer's audio reached the caller: energy in the RTP sent to it after its speech.
-    packets = list(read_rtp(tmp_path / "rtp.pcap"))
-    pcma = get_codec("PCMA")
-
-    def rms(payload: bytes) -> float:
-        samples = pcma.decode(payload).astype(np.float64)
-        return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
-
-    spoken = [
-        p.at_s
-        for p in packets
-        if p.src == TRUNK_IP and p.payload_type == 8 and rms(p.payload) > 300
-    ]
-    keys = [p.at_s for p in packets if p.src == TRUNK_IP and p.payload_type == 101]
-    assert spoken and keys, f"capture in {tmp_path / 'rtp.pcap'}"
-    after_speech = [
-        p for p in packets
-        if p.dst == TRUNK_IP and p.payload_type == 8 and spoken[-1] < p.at_s < keys[-1]
-        and rms(p.payload) > 300
-    ]  # fmt: skip
-    assert len(after_speech) >= 25, f"no answer audio came back, capture in {tmp_path}"
+    assert answer_packets(tmp_path / "rtp.pcap") >= 25, f"no answer audio, capture in {tmp_path}"

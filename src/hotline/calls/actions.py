@@ -41,6 +41,11 @@ Transfers in progress
     organisation being dialled (``OrganisationPort.dialling``) or the
     consultation (``ConsultQuery.consultation``).  The owners forget a
     transfer that fails or completes, so the snapshot carries None again.
+    How the last transfer ended (:class:`~hotline.calls.api.TransferOutcome`,
+    noted by the owners in ``CallTransfers.outcomes``) rides along as
+    ``last_transfer`` for :data:`~hotline.calls.transfer_outcomes.OUTCOME_KEEP_S`
+    seconds, while no other transfer is in progress and only while the call
+    is with the operator who started it (never after it completed away).
 
 Hang-up
     The desk's hang-up ends the call as the operator; while the consulted
@@ -67,6 +72,7 @@ from hotline.calls.api import (
     TargetKind,
     TransferInProgress,
     TransferMode,
+    TransferOutcome,
     TransferTarget,
     WaitingCall,
 )
@@ -257,6 +263,7 @@ class LiveActions:
         answered = self._ctl.events.answered_at
         held = dialogs is not None and dialogs.held_by(call.call_id) is not None
         queued = call.phase is CallPhase.QUEUED
+        transfer = self._transfer_of(call.call_id)
         return LiveCall(
             call_id=call.call_id,
             phase=call.phase.value,
@@ -270,7 +277,20 @@ class LiveActions:
             on_hold=held,
             recording_id=call.recording_id,
             position=self._acd.call_position(call.call_id) if queued else None,
-            transfer=self._transfer_of(call.call_id),
+            transfer=transfer,
+            last_transfer=None if transfer is not None else self._outcome_of(call),
+        )
+
+    def _outcome_of(self, call: Call) -> TransferOutcome | None:
+        """How the call's last transfer ended, while the call is still with its operator."""
+        transfers = self._ctl.transfers
+        if transfers is None or call.operator_id is None:
+            return None
+        last = transfers.outcomes.last(call.call_id, self._clock.monotonic())
+        if last is None or last.from_operator != call.operator_id:
+            return None
+        return TransferOutcome(
+            last.mode, last.target, last.result, last.reason, self._wall(last.at)
         )
 
     def _transfer_of(self, call_id: CallId) -> TransferInProgress | None:

@@ -31,8 +31,11 @@ __all__ = [
     "QueueActions",
     "QueueSnapshot",
     "TargetKind",
+    "TransferFailure",
     "TransferInProgress",
     "TransferMode",
+    "TransferOutcome",
+    "TransferResult",
     "TransferTarget",
     "WaitingCall",
 ]
@@ -97,6 +100,41 @@ class TransferInProgress:
     answered: bool = False  # a consultation's target talks with the operator (a queue: at once)
 
 
+class TransferResult(enum.Enum):
+    """How a transfer ended."""
+
+    COMPLETED = "completed"  # the caller went to the target
+    FAILED = "failed"  # the caller stayed with the operator: see TransferFailure
+    CANCELLED = "cancelled"  # the operator withdrew it (desk or phone), or the call ended
+
+
+class TransferFailure(enum.Enum):
+    """Why a transfer failed, as far as its owner knows (SIP final statuses, RFC 3261 §21)."""
+
+    NO_ANSWER = "no_answer"  # rang out (408) or stopped ringing unanswered
+    BUSY = "busy"  # 486/600, or the target could not be rung
+    REJECTED = "rejected"  # declined (603/403) or hung up on the operator
+    UNAVAILABLE = "unavailable"  # not registered, not ready, logged out, unknown (404/480)
+    ERROR = "error"  # no media, no trunk, a bad answer, a server error
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOutcome:
+    """How the last transfer of a live call ended (the desk shows a failure for a while).
+
+    Kept for a short time after the transfer ended (see
+    :data:`hotline.calls.transfer_outcomes.OUTCOME_KEEP_S`) and only while the
+    call is with the operator who started the transfer; ``reason`` is set for
+    ``FAILED`` only.
+    """
+
+    mode: TransferMode
+    target: TransferTarget
+    result: TransferResult
+    reason: TransferFailure | None
+    at: datetime  # UTC, when the transfer ended
+
+
 class MonitorMode(enum.Enum):
     """How a supervisor joins a live call (R8d)."""
 
@@ -122,6 +160,7 @@ class LiveCall:
     recording_id: str | None
     position: int | None  # place in the queue while queued (1 = next)
     transfer: TransferInProgress | None = None  # a transfer ringing or a consultation
+    last_transfer: TransferOutcome | None = None  # how the last transfer ended, for a while
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,8 +64,10 @@ from hotline.calls.ctl_consult import (
     ConsultState,
     hold_caller,
     names_dialog,
+    note_outcome,
     operator_of,
     reject_reason_of,
+    send_refer_notify,
     unhold_caller,
 )
 from hotline.calls.ctl_dialog import CallDialogs
@@ -73,7 +75,6 @@ from hotline.calls.ctl_phone_leg import RTP_PORT_KEY, PhoneLeg, invite_phone, re
 from hotline.calls.ctl_transfer import (
     QUEUE_PREFIX,
     CallTransfers,
-    FlushingSignalling,
     TransferMedia,
     next_recording_id,
 )
@@ -475,6 +476,7 @@ class AttendedTransfers:
         if refer is not None:
             self._notify(refer[0], refer[1], 200)  # before the BYE on the same dialog
         self._close(consult)
+        note_outcome(self._transfers.outcomes, consult, None, 200, now=self._hooks.now())
         if consult.moh_item is not None and call.caller_media is not None:
             self._media.stop_playback(call.caller_media, consult.moh_item)
             consult.moh_item = None
@@ -534,6 +536,7 @@ class AttendedTransfers:
             with contextlib.suppress(LocalProtocolError):
                 self._acd.transfer_failed(call.call_id, consult.operator, reason)
         unhold_caller(consult, self._media, self._dialogs)
+        note_outcome(self._transfers.outcomes, consult, reason, status, now=self._hooks.now())
         self.failed += 1
         log.info("consultation ended", call_id=call.call_id, status=status)
 
@@ -556,18 +559,7 @@ class AttendedTransfers:
             consult.timer = None
 
     def _notify(self, leg: Leg, event: ReferReceived, status: int) -> None:
-        """The REFER's progress (RFC 3515 §2.4.4), sent at once: before the BYEs of the
-        transfer on this and the other dialog (RFC 5589 §7: the transferor hears first)."""
-        if not event.subscription or leg.session.finished:
-            return
-        try:
-            leg.session.notify_refer(self._hooks.now(), event.refer_id, status)
-        except HotlineError as exc:  # the dialog is ending
-            log.info("refer NOTIFY not sent", error=str(exc))
-            return
-        sig = self._hooks.sig()
-        if isinstance(sig, FlushingSignalling):
-            sig.act(leg)
+        send_refer_notify(self._hooks, leg, event, status)  # RFC 3515 §2.4.4, sent at once
 
     # -- CallObserver (ctl_dialog) ------------------------------------------------------------
 

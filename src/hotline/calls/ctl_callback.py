@@ -66,8 +66,15 @@ from typing import Final, Protocol
 
 import structlog
 
-from hotline.acd.decisions import CallbackScheduled, CancelOffer, Decision, OfferCall
-from hotline.acd.model import RejectReason
+from hotline.acd.decisions import (
+    CallbackScheduled,
+    CallRefused,
+    CallTimedOut,
+    CancelOffer,
+    Decision,
+    OfferCall,
+)
+from hotline.acd.model import ExitKind, RejectReason
 from hotline.calls.call import Call
 from hotline.calls.ctl_events import CallEventWriter
 from hotline.calls.ctl_outbound import (
@@ -388,7 +395,12 @@ class CallbackDesk:
     def on_decision(self, decision: Decision) -> bool:
         """Carry out a decision about a parked request (True), or leave it (False)."""
         if isinstance(decision, CallbackScheduled):
-            self._scheduled(decision)
+            self._scheduled(decision.call_id, decision.queue_id, decision.at)
+            return False
+        if isinstance(decision, CallTimedOut | CallRefused) and (
+            decision.action.kind is ExitKind.CALLBACK
+        ):  # noted now: with no goodbye to play the call ends before CallbackScheduled
+            self._scheduled(decision.call_id, decision.queue_id, decision.at)
             return False
         call_id = getattr(decision, "call_id", None)
         request = self._requests.get(call_id) if call_id is not None else None
@@ -402,11 +414,11 @@ class CallbackDesk:
                 self._dialer.hang_up(request.call_id, HungUpBy.SYSTEM)
         return True
 
-    def _scheduled(self, decision: CallbackScheduled) -> None:
+    def _scheduled(self, call_id: CallId, queue_id: QueueId, at: float) -> None:
         """A queue's exit action is a call-back (time-out, full, empty): note the request."""
-        if decision.call_id in self._requests:
+        if call_id in self._requests:
             return
-        call = self._call_of(decision.call_id)
+        call = self._call_of(call_id)
         if call is None:
             return
         try:
@@ -415,7 +427,7 @@ class CallbackDesk:
             log.info("call-back impossible: no caller number", call_id=call.call_id)
             return
         self._requests[call.call_id] = CallbackRequest(
-            call.call_id, number, decision.queue_id, call.route.topic, decision.at
+            call.call_id, number, queue_id, call.route.topic, at
         )
 
     def _offer(self, request: CallbackRequest, offer: OfferCall) -> None:

@@ -13,15 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+import structlog
+
 from hotline.acd.model import RejectReason
+from hotline.calls.api import TargetKind, TransferMode, TransferResult, TransferTarget
 from hotline.calls.call import Call
 from hotline.calls.ctl_dialog import CallDialogs
 from hotline.calls.ctl_phone_leg import PhoneLeg
 from hotline.calls.ctl_ports import MediaPort, PhoneDirectory
-from hotline.calls.ctl_transfer import TransferMedia
+from hotline.calls.ctl_transfer import FlushingSignalling, TransferHooks, TransferMedia
+from hotline.calls.transfer_outcomes import TransferOutcomes, failure_of_reason
+from hotline.core.errors import HotlineError
 from hotline.core.ids import CallId, OperatorId, QueueId
 from hotline.media.player import PlaybackItem
 from hotline.sip.auth import AuthOutcome
+from hotline.sip.dlg_events import ReferReceived
 from hotline.sip.dlg_headers import Replaces
 from hotline.sip.uri import SipUri
 from hotline.sip.useragent import Leg
@@ -32,10 +38,14 @@ __all__ = [
     "Consultation",
     "hold_caller",
     "names_dialog",
+    "note_outcome",
     "operator_of",
     "reject_reason_of",
+    "send_refer_notify",
     "unhold_caller",
 ]
+
+log = structlog.get_logger("hotline.calls.attended")
 
 MAX_USER: Final = 64
 
@@ -159,3 +169,56 @@ def unhold_caller(consult: Consultation, media: MediaPort, dialogs: CallDialogs)
             media.bridge(call.caller_media, call.operator_media)
     if dialogs.held_by(call.call_id) is None:
         dialogs.restore(call)  # a hold from the phone stays: the phone resumes it
+
+
+def note_outcome(
+    outcomes: TransferOutcomes,
+    consult: Consultation,
+    reason: RejectReason | None,
+    status: int,
+    *,
+    now: float,
+) -> None:
+    """Note how the consultation ended (:mod:`hotline.calls.transfer_outcomes`).
+
+    ``status`` below 300: completed.  ``487`` without a reject reason: the
+    first operator cancelled it (from the desk, or the phone hung up its
+    consultation leg), the call ended, a blind transfer took the call, or the
+    consulted operator hung up after talking (the operator heard that) —
+    cancelled, not a failure.  Anything else failed (no answer, busy, a
+    refusal, the target gone, no media).
+    """
+    if status < 300:
+        result = TransferResult.COMPLETED
+    elif reason is None and status == 487:
+        result = TransferResult.CANCELLED
+    else:
+        result = TransferResult.FAILED
+    if consult.operator is not None:
+        target = TransferTarget(TargetKind.OPERATOR, consult.operator)
+    else:
+        target = TransferTarget(TargetKind.QUEUE, consult.queue_id or "")
+    outcomes.record(
+        consult.call.call_id,
+        mode=TransferMode.CONSULT,
+        target=target,
+        result=result,
+        reason=failure_of_reason(reason, status),
+        from_operator=consult.from_operator,
+        now=now,
+    )
+
+
+def send_refer_notify(hooks: TransferHooks, leg: Leg, event: ReferReceived, status: int) -> None:
+    """The REFER's progress (RFC 3515 §2.4.4), sent at once: before the BYEs of the
+    transfer on this and the other dialog (RFC 5589 §7: the transferor hears first)."""
+    if not event.subscription or leg.session.finished:
+        return
+    try:
+        leg.session.notify_refer(hooks.now(), event.refer_id, status)
+    except HotlineError as exc:  # the dialog is ending
+        log.info("refer NOTIFY not sent", error=str(exc))
+        return
+    sig = hooks.sig()
+    if isinstance(sig, FlushingSignalling):
+        sig.act(leg)

@@ -2,10 +2,17 @@
 
 :class:`CallEventWriter` turns what happened to a call (arrival, end,
 recording) and the ACD's fact decisions (queue entered, offered, answered,
-abandoned, timed out, ring no-answer, operator state) into
+abandoned, timed out, refused, ring no-answer, operator state) into
 :class:`~hotline.reports.events.CallCentreEvent` s and appends them to the
 event sink (O(1); the store writes them in the background).  Timestamps come
 from the clock's wall time when the fact is reported.
+
+Every exit by a queue rule says what became of the caller: ``queue.timed_out``
+and the refusals ``queue.left_full`` / ``queue.left_empty`` carry payload
+``action``, the :class:`~hotline.acd.model.ExitKind` value the ACD chose
+(``message_and_end``, ``callback``, ``bot``, ``external``; ``overflow`` only on a
+time-out), so that a restarted node finds the call-backs it promised
+(:mod:`hotline.store.callback_queries`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from hotline.acd.decisions import (
     CallLeftQueue,
     CallOverflowed,
     CallQueued,
+    CallRefused,
     CallTimedOut,
     Decision,
     OfferCall,
@@ -50,13 +58,19 @@ _LEFT_KINDS: dict[Outcome, EventKind] = {
     Outcome.ANSWERED: EventKind.QUEUE_ANSWERED,
     Outcome.ABANDONED: EventKind.QUEUE_ABANDONED,
     Outcome.SHORT_ABANDON: EventKind.QUEUE_ABANDONED,  # reports split by wait_s
-    Outcome.LEFT_EMPTY: EventKind.QUEUE_LEFT_EMPTY,
-    Outcome.LEFT_FULL: EventKind.QUEUE_LEFT_FULL,
     # The caller asked for a call-back (not a time-out's or refusal's call-back action,
     # whose visit already has its outcome): one outcome per visit.
     Outcome.CALLBACK: EventKind.QUEUE_CALLBACK_REQUESTED,
 }
-"""Outcomes written from CallLeftQueue; timed out and overflowed come from their own facts."""
+"""Outcomes written from CallLeftQueue; the others come from their own facts."""
+
+_REFUSED_KINDS: dict[Outcome, EventKind] = {
+    Outcome.LEFT_EMPTY: EventKind.QUEUE_LEFT_EMPTY,
+    Outcome.LEFT_FULL: EventKind.QUEUE_LEFT_FULL,
+}
+"""Outcomes written from CallRefused, which carries the action (the ACD's
+``_exit_by_rule`` is the only source of these outcomes and always follows their
+CallLeftQueue with one CallRefused): one outcome event per visit."""
 
 
 class CallEventWriter:
@@ -239,6 +253,16 @@ class CallEventWriter:
                 )
             case CallLeftQueue():
                 self._left(decision)
+            case CallRefused(call_id=cid, queue_id=qid, outcome=outcome, action=action):
+                refused = _REFUSED_KINDS.get(outcome)
+                if refused is not None:
+                    self._emit(
+                        refused,
+                        self._call_of(cid),
+                        call_id=cid,
+                        queue_id=qid,
+                        payload={"action": action.kind.value},
+                    )
             case CallTimedOut(call_id=cid, queue_id=qid, wait_s=wait_s, action=action):
                 timed_out: dict[str, PayloadValue] = {"wait_s": wait_s, "action": action.kind.value}
                 if action.kind is ExitKind.OVERFLOW and action.target:

@@ -34,10 +34,19 @@ from typing import Final, Protocol
 
 import structlog
 
-from hotline.calls.api import ActionRefusal, CallActionError
+from hotline.calls.api import (
+    ActionRefusal,
+    CallActionError,
+    TargetKind,
+    TransferFailure,
+    TransferMode,
+    TransferResult,
+    TransferTarget,
+)
 from hotline.calls.call import Call, CallPhase
 from hotline.calls.ctl_external import ExternalRedirector
 from hotline.calls.ctl_transfer import CallTransfers, next_recording_id
+from hotline.calls.transfer_outcomes import failure_of_text
 from hotline.core.errors import LocalProtocolError
 from hotline.core.ids import CallId, OperatorId
 from hotline.ivr.flow_checks import FlowError
@@ -66,6 +75,7 @@ class OrgDialling:
     organisation_id: str
     recording_id: str  # the organisation segment's recording id, once it answers
     since: float  # monotonic seconds, when the transfer started
+    from_operator: OperatorId | None = None  # the operator who started it
 
 
 class OrgTransferAcd(Protocol):
@@ -133,7 +143,9 @@ class OrganisationTransfers:
             )
         recording_id = next_recording_id(call.call_id, call.recording_id)
         now = self._transfers.hooks.now()
-        self._pending[call.call_id] = OrgDialling(organisation_id, recording_id, now)
+        self._pending[call.call_id] = OrgDialling(
+            organisation_id, recording_id, now, call.operator_id
+        )
         target = TransferExternal(target=where, topic=call.route.topic, fallback=None)
         self._external.redirect(
             call.call_id,
@@ -162,13 +174,34 @@ class OrganisationTransfers:
                 log.warning("ACD refused call_ended", call_id=call_id, error=str(exc))
         call.recording_id = dialling.recording_id
         self.completed += 1
+        self._outcome(call_id, dialling, TransferResult.COMPLETED)
         log.info("call transferred to an organisation", call_id=call_id, operator=first)
 
     def redirect_failed(self, call_id: CallId, reason: str) -> None:
         """Not reached: the caller goes on talking with the operator."""
-        self._pending.pop(call_id, None)
+        dialling = self._pending.pop(call_id, None)
         self.failed += 1
+        if dialling is not None:
+            self._outcome(call_id, dialling, TransferResult.FAILED, failure_of_text(reason))
         log.info("transfer to an organisation failed", call_id=call_id, reason=reason)
+
+    def _outcome(
+        self,
+        call_id: CallId,
+        dialling: OrgDialling,
+        result: TransferResult,
+        reason: TransferFailure | None = None,
+    ) -> None:
+        """Note how the transfer ended (:mod:`hotline.calls.transfer_outcomes`)."""
+        self._transfers.outcomes.record(
+            call_id,
+            mode=TransferMode.BLIND,
+            target=TransferTarget(TargetKind.ORGANISATION, dialling.organisation_id),
+            result=result,
+            reason=reason,
+            from_operator=dialling.from_operator,
+            now=self._transfers.hooks.now(),
+        )
 
     def redirect_ended(self, call_id: CallId, who: HungUpBy, cause: str) -> None:
         """The organisation's side ended the bridged call: the call ends."""

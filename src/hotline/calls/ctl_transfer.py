@@ -50,9 +50,12 @@ from typing import Any, Final, Protocol, runtime_checkable
 import structlog
 
 from hotline.acd.model import RejectReason
+from hotline.calls.api import TargetKind, TransferFailure, TransferMode, TransferResult
+from hotline.calls.api import TransferTarget as DeskTarget
 from hotline.calls.call import Call, CallPhase, Party
 from hotline.calls.ctl_events import CallEventWriter
 from hotline.calls.ctl_ports import MediaPort, PhoneContact, PhoneDirectory, Signalling
+from hotline.calls.transfer_outcomes import TransferOutcomes, failure_of_reason
 from hotline.core.errors import HotlineError, LocalProtocolError, RemoteProtocolError
 from hotline.core.ids import CallId, OperatorId, QueueId
 from hotline.media.player import PlaybackItem
@@ -226,6 +229,7 @@ class CallTransfers:
         self.refused = 0
         self.completed = 0
         self.failed = 0
+        self.outcomes = TransferOutcomes()  # how transfers ended, for the desk (every owner's)
         # Legs of other call features (ctl_attended, ctl_monitor), asked in order.
         self.leg_handlers: list[Callable[[Leg, SessionEvent], bool]] = []
 
@@ -297,7 +301,9 @@ class CallTransfers:
             self._notify(leg, event.refer_id, event.subscription, 404)
             return
         self._notify(leg, event.refer_id, event.subscription, 200)
+        first = call.operator_id
         self.requeue(call, queue_id, TransferKind.BLIND)
+        self._outcome(call, DeskTarget(TargetKind.QUEUE, queue_id), first, TransferResult.COMPLETED)
 
     def requeue(self, call: Call, queue_id: QueueId, kind: TransferKind) -> None:
         """The first operator leaves; the call joins ``queue_id`` again (a checked queue)."""
@@ -432,6 +438,12 @@ class CallTransfers:
             call, TransferKind.BLIND, pending.target, TransferTarget.OPERATOR, pending.from_operator
         )
         self.completed += 1
+        self._outcome(
+            call,
+            DeskTarget(TargetKind.OPERATOR, pending.target),
+            pending.from_operator,
+            TransferResult.COMPLETED,
+        )
         log.info("call transferred", call_id=call.call_id, to=pending.target)
 
     # -- shared steps ------------------------------------------------------------------------
@@ -473,7 +485,34 @@ class CallTransfers:
             if isinstance(sig, FlushingSignalling) and not leg.session.finished:
                 sig.act(leg)  # the NOTIFY is on another leg than the event's
         self.failed += 1
+        withdrawn = reason is None and status == 487  # the call is ending (forget)
+        self._outcome(
+            pending.call,
+            DeskTarget(TargetKind.OPERATOR, pending.target),
+            pending.from_operator,
+            TransferResult.CANCELLED if withdrawn else TransferResult.FAILED,
+            failure_of_reason(reason, status),
+        )
         log.info("transfer failed", call_id=pending.call.call_id, status=status)
+
+    def _outcome(
+        self,
+        call: Call,
+        target: DeskTarget,
+        first: OperatorId | None,
+        result: TransferResult,
+        reason: TransferFailure | None = None,
+    ) -> None:
+        """Note how a blind transfer ended (:mod:`hotline.calls.transfer_outcomes`)."""
+        self.outcomes.record(
+            call.call_id,
+            mode=TransferMode.BLIND,
+            target=target,
+            result=result,
+            reason=reason,
+            from_operator=first,
+            now=self._hooks.now(),
+        )
 
     def _close(self, pending: PendingTransfer) -> None:
         pending.done = True

@@ -7,25 +7,25 @@ it promised and never finished here, with everything needed to put them
 back in their queue:
 
 * a request is ``queue.callback_requested`` (the caller's key 1, payload
-  ``number``) or ``queue.timed_out`` with payload ``action`` ``callback``
-  (the queue's wait-norm action; the number is the ``call.arrived``
-  ``caller``);
+  ``number``), or ``queue.timed_out`` (the queue's wait-norm action),
+  ``queue.left_full`` or ``queue.left_empty`` (the queue's full or empty
+  action) with payload ``action`` ``callback``; for these three the number is
+  the ``call.arrived`` ``caller``;
 * it is open while the call has no ``callback.completed`` at or after it;
 * its attempts are its ``callback.attempted`` events (the largest
   ``attempt`` when larger), the last one's time tells the retry pause;
 * its place (:attr:`OpenCallback.placed_at`) is where the caller stood: for
   key 1 the first ``queue.entered`` of the wait it left (the ACD keeps the
   first entry across overflows; a wait starts after the call's last
-  ``queue.answered``), for a time-out the time-out itself (what the ACD
-  parks it at).
+  ``queue.answered``), for a time-out or a refusal the event itself (what
+  the ACD parks it at: a refused caller never waited).
 
 :meth:`CallbackQueries.open_requests` looks back ``look_back`` (default 7
 days) and splits what it finds at ``max_age`` (default 24 h): younger
 requests are :attr:`CallbackBacklog.open`, older ones
 :attr:`CallbackBacklog.expired`, so that the node records them as failed
-rather than dropping them silently.  A call-back the queue's full or empty
-action scheduled (``queue.left_full`` / ``queue.left_empty``) carries no
-mark in its event and is not found.
+rather than dropping them silently.  Refusals logged before their events
+carried ``action`` (no payload field) are not requests.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ DEFAULT_CALLBACK_LOOK_BACK: Final = timedelta(days=7)
 
 _REQUESTED: Final = "queue.callback_requested"
 _TIMED_OUT: Final = "queue.timed_out"
+_LEFT_FULL: Final = "queue.left_full"
+_LEFT_EMPTY: Final = "queue.left_empty"
 _ENTERED: Final = "queue.entered"
 _ANSWERED: Final = "queue.answered"
 _ARRIVED: Final = "call.arrived"
@@ -66,6 +68,17 @@ class RequestSource(enum.StrEnum):
 
     CALLER = "caller"  # queue.callback_requested: key 1
     TIMED_OUT = "timed_out"  # queue.timed_out with action callback
+    LEFT_FULL = "left_full"  # queue.left_full with action callback (full_action)
+    LEFT_EMPTY = "left_empty"  # queue.left_empty with action callback (empty_action)
+
+
+_SOURCES: Final = {
+    _REQUESTED: RequestSource.CALLER,
+    _TIMED_OUT: RequestSource.TIMED_OUT,
+    _LEFT_FULL: RequestSource.LEFT_FULL,
+    _LEFT_EMPTY: RequestSource.LEFT_EMPTY,
+}
+"""The event kinds that make a request (all but key 1 only with action callback)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +123,13 @@ class CallbackQueries:
         found = self._events.between(
             now - look_back,
             now + _CLOCK_SKEW,
-            kinds=(_REQUESTED, _TIMED_OUT),
+            kinds=tuple(_SOURCES),
         )
         requests: dict[str, StoredEvent] = {}
         for event in found:
             if event.call_id is None or event.queue_id is None:
                 continue
-            if event.kind == _TIMED_OUT and event.payload.get("action") != "callback":
+            if event.kind != _REQUESTED and event.payload.get("action") != "callback":
                 continue
             requests[event.call_id] = event  # the latest request of a call
         if not requests:
@@ -166,7 +179,7 @@ def _open_request(request: StoredEvent, events: Sequence[StoredEvent]) -> OpenCa
         placed_at=placed_at,
         attempts=attempts,
         last_attempt_at=attempted[-1].timestamp if attempted else None,
-        source=RequestSource.CALLER if request.kind == _REQUESTED else RequestSource.TIMED_OUT,
+        source=_SOURCES[request.kind],
     )
 
 

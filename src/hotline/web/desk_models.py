@@ -16,8 +16,11 @@ from hotline.calls.api import (
     LiveCall,
     OperatorSnapshot,
     TargetKind,
+    TransferFailure,
     TransferInProgress,
     TransferMode,
+    TransferOutcome,
+    TransferResult,
 )
 from hotline.web.masking import number_for
 from hotline.web.permissions import Permission
@@ -37,11 +40,13 @@ __all__ = [
     "TargetIn",
     "TargetsOut",
     "TransferOut",
+    "TransferOutcomeOut",
     "WrapupIn",
     "WrapupOut",
     "live_call_out",
     "operator_out",
     "transfer_out",
+    "transfer_outcome_out",
 ]
 
 MAX_NOTES_CHARS: Final = 4000
@@ -59,6 +64,17 @@ class TransferOut(BaseModel):
     answered: bool
 
 
+class TransferOutcomeOut(BaseModel):
+    """How the call's last transfer ended (kept by the server for a short while)."""
+
+    mode: TransferMode
+    kind: TargetKind
+    target_id: str
+    result: TransferResult
+    reason: TransferFailure | None
+    at: datetime
+
+
 class LiveCallOut(BaseModel):
     call_id: str
     phase: str
@@ -72,6 +88,7 @@ class LiveCallOut(BaseModel):
     on_hold: bool
     position: int | None
     transfer: TransferOut | None = None
+    last_transfer: TransferOutcomeOut | None = None
 
 
 class OperatorOut(BaseModel):
@@ -96,6 +113,20 @@ def transfer_out(transfer: TransferInProgress | None) -> TransferOut | None:
     )
 
 
+def transfer_outcome_out(outcome: TransferOutcome | None) -> TransferOutcomeOut | None:
+    """The desk's view of how the last transfer ended (ids and codes only)."""
+    if outcome is None:
+        return None
+    return TransferOutcomeOut(
+        mode=outcome.mode,
+        kind=outcome.target.kind,
+        target_id=outcome.target.id,
+        result=outcome.result,
+        reason=outcome.reason,
+        at=outcome.at,
+    )
+
+
 def live_call_out(permissions: Iterable[Permission], call: LiveCall) -> LiveCallOut:
     return LiveCallOut(
         call_id=call.call_id,
@@ -110,6 +141,7 @@ def live_call_out(permissions: Iterable[Permission], call: LiveCall) -> LiveCall
         on_hold=call.on_hold,
         position=call.position,
         transfer=transfer_out(call.transfer),
+        last_transfer=transfer_outcome_out(call.last_transfer),
     )
 
 

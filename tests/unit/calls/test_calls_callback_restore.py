@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
+import pytest
 from test_calls_controller_fakes import GENERAL, Rig, caller_offer, phone_answer_to
 from test_calls_outbound import GENERAL_OP, TRUNK_HOST, make_world, placed_to
 
@@ -29,6 +31,7 @@ def stored(
     last_attempt_s: float | None = None,
     queue_id: str = GENERAL,
     number: str | None = NUMBER,
+    source: RequestSource = RequestSource.CALLER,
 ) -> OpenCallback:
     """A request placed ``waited_s`` before the rig's wall time (last attempt as long ago)."""
     wall = rig.clock.utcnow()
@@ -44,7 +47,7 @@ def stored(
         last_attempt_at=(
             wall - timedelta(seconds=last_attempt_s) if last_attempt_s is not None else None
         ),
-        source=RequestSource.CALLER,
+        source=source,
     )
 
 
@@ -176,3 +179,20 @@ def test_a_stored_place_in_the_future_is_now() -> None:
     item = stored(rig, waited_s=-60.0)  # a wall clock that went back: never a later place
     desks.callbacks.restore([item], now=rig.clock.monotonic(), wall=wall)
     assert rig.acd.entered_at(CallId("before-restart")) == rig.clock.monotonic()
+
+
+@pytest.mark.parametrize(
+    "source", [RequestSource.TIMED_OUT, RequestSource.LEFT_FULL, RequestSource.LEFT_EMPTY], ids=str
+)
+async def test_a_queue_rule_call_back_is_parked_at_its_refusal(source: RequestSource) -> None:
+    rig, desks = make_world()
+    rig.clock.advance(5000.0)
+    item = stored(rig, "refused", waited_s=900.0, source=source)
+    item = dataclasses.replace(item, requested_at=item.placed_at)  # never waited
+    assert restore(rig, desks, item) == RestoreResult(restored=1)
+    assert rig.acd.entered_at(CallId("refused")) == rig.clock.monotonic() - 900.0
+    assert rig.acd.waiting_calls() == (CallId("refused"),)
+    (request,) = desks.callbacks.requests()
+    assert request.state is CallbackState.QUEUED and request.queue_id == GENERAL
+    await operator_ready(rig)
+    assert desks.dialer.call(CallId("refused")) is not None

@@ -146,7 +146,7 @@ async def test_an_organisation_being_dialled_is_pending_until_it_refuses() -> No
     o = OrgRig()
     started_wall, started = o.rig.clock.utcnow(), o.rig.clock.monotonic()
     _caller, _op_leg, call, org = await o.transferring()
-    assert o.orgs.dialling(call.call_id) == OrgDialling("mfc", f"{call.call_id}-2", started)
+    assert o.orgs.dialling(call.call_id) == OrgDialling("mfc", f"{call.call_id}-2", started, OP1)
     assert o.orgs.pending(call.call_id)
     o.rig.clock.advance(3.0)
     assert pending_of(o.actions, call) == TransferInProgress(TransferMode.BLIND, MFC, started_wall)

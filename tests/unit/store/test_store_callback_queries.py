@@ -153,3 +153,55 @@ def test_bounds_are_checked(tmp_path: Path) -> None:
 
 def test_an_empty_log_has_no_requests(tmp_path: Path) -> None:
     assert _backlog(tmp_path, Log()) == CallbackBacklog((), ())
+
+
+def _refused(
+    log: Log, call: str, s: float, kind: K, *, caller: str, action: str | None, wait: float = 0
+) -> None:
+    """The queue refuses the call (full at once, empty after ``wait``); the call ends."""
+    log.arrive(call, s, caller=caller)
+    if wait:
+        log.enter(call, "social", s, topic="social")
+    if action is None:  # logged before refusals carried their action
+        log.add(kind, s + wait, call=call, queue="social", topic="social")
+    else:
+        log.add(kind, s + wait, call=call, queue="social", topic="social", action=action)
+    log.end(call, s + wait + 8, who="system")
+
+
+@pytest.fixture
+def refusals(tmp_path: Path) -> CallbackBacklog:
+    log = Log()
+    _refused(log, "full", 23 * HOUR, K.QUEUE_LEFT_FULL, caller="+79035550101", action="callback")
+    # Waited 40 s with no operator logged in, then the empty queue's call-back action.
+    _refused(log, "empty", 22 * HOUR, K.QUEUE_LEFT_EMPTY, caller=NUMBER, action="callback", wait=40)
+    _refused(log, "goodbye", 24 * HOUR, K.QUEUE_LEFT_FULL, caller=NUMBER, action="message_and_end")
+    _refused(log, "bot", 24 * HOUR, K.QUEUE_LEFT_EMPTY, caller=NUMBER, action="bot")
+    _refused(log, "legacy", 24 * HOUR, K.QUEUE_LEFT_EMPTY, caller=NUMBER, action=None)
+    _refused(log, "done", 25 * HOUR, K.QUEUE_LEFT_FULL, caller=NUMBER, action="callback")
+    _attempt(log, "done", 25 * HOUR + 60, 1, "answered")
+    _completed(log, "done", 25 * HOUR + 60, "completed", 1)
+    _refused(log, "tried", 26 * HOUR, K.QUEUE_LEFT_FULL, caller=NUMBER, action="callback")
+    _attempt(log, "tried", 26 * HOUR + 60, 1, "no_answer")
+    _refused(log, "old", 2 * HOUR, K.QUEUE_LEFT_EMPTY, caller=NUMBER, action="callback")
+    return _backlog(tmp_path, log)
+
+
+def test_full_and_empty_queue_call_backs_are_requests(refusals: CallbackBacklog) -> None:
+    assert [r.call_id for r in refusals.open] == ["empty", "full", "tried"]
+    empty, full, tried = refusals.open
+    assert full.source is RequestSource.LEFT_FULL and empty.source is RequestSource.LEFT_EMPTY
+    assert full.number == "+79035550101" and empty.number == NUMBER  # from call.arrived
+    assert (full.queue_id, full.topic) == ("social", "social")
+    # The place is the refusal itself (the ACD parks it there), not the queue entry.
+    assert full.placed_at == full.requested_at == at(23 * HOUR)
+    assert empty.placed_at == empty.requested_at == at(22 * HOUR + 40)
+    assert full.attempts == 0 and full.last_attempt_at is None
+    assert tried.attempts == 1 and tried.last_attempt_at == at(26 * HOUR + 60)
+
+
+def test_other_refusals_and_completed_call_backs_are_not(refusals: CallbackBacklog) -> None:
+    ids = {r.call_id for r in (*refusals.open, *refusals.expired)}
+    assert ids.isdisjoint({"goodbye", "bot", "legacy", "done"})
+    assert [r.call_id for r in refusals.expired] == ["old"]
+    assert refusals.expired[0].source is RequestSource.LEFT_EMPTY

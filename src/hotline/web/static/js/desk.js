@@ -11,15 +11,15 @@ let me = null; // this desk's operator id
 let opState = null; // the operator's state (the ACD's code)
 let stateSince = null;
 let consulting = false;
-// A blind transfer this desk made: {callId, seen, snapshots}. While the target rings the
-// call carries it (call.transfer: the card says "transfer in progress"); once the caller
-// has gone elsewhere the card is in wrap-up mode (the ACD puts the operator in wrap-up at
-// once for a queue, when the target answers for an operator or an organisation). A
-// transfer that fails leaves the caller talking with the operator: the problem line says so.
+// A blind transfer this desk made: {callId}. While the target rings the call carries it
+// (call.transfer: the card says "transfer in progress"); once the caller has gone
+// elsewhere the card is in wrap-up mode (the ACD puts the operator in wrap-up at once for
+// a queue, when the target answers for an operator or an organisation). How a transfer
+// ended is the server's word (call.last_transfer, kept there for a short while): a failed
+// one leaves the caller talking with the operator and the card says why.
 let transferred = null;
-// The transfer in progress last seen on the current call: {callId, mode, answered}.
+// The transfer in progress last seen on the current call: {callId, mode}.
 let pendingSeen = null;
-let withdrawn = false; // the operator cancelled the consultation: not a failure
 const orgNames = {}; // organisation id → name, from the transfer targets
 
 const { problem, act } = problemLine("desk-problem");
@@ -60,28 +60,30 @@ function transferText(t) {
   return `${fill(label(L, key), { target: transferTarget(t) })} ${since}`;
 }
 
-// A fresh snapshot of the current call (a desk message). A transfer seen in progress
-// that is gone while the caller still talks with this operator failed (no answer, a
-// refusal), unless the consulted party had answered or the operator cancelled it; a
-// blind transfer of this desk never seen in progress after two snapshots failed at once.
+// How the last transfer ended, as the card says it ("" when there is nothing to say):
+// a failure with its reason; a cancelled consultation with a neutral note.
+function outcomeText(o) {
+  if (o.result === "failed") {
+    const target = transferTarget({ kind: o.kind, target_id: o.target_id });
+    const reason = fill(label(L, `desk.transfer.reason.${o.reason || "error"}`), { target });
+    return fill(label(L, "desk.transfer.failed"), { reason });
+  }
+  if (o.result === "cancelled" && o.mode === "consult") return label(L, "desk.transfer.cancelled");
+  return "";
+}
+
+// A fresh snapshot of the current call (a desk message). A consultation in progress (from
+// the desk or the operator's phone) enables complete/cancel until it is gone. Nothing is
+// inferred here about how a transfer ended: the server says it (call.last_transfer).
 function observe(call) {
   const t = call ? call.transfer : null;
   const was = pendingSeen && call && pendingSeen.callId === call.call_id ? pendingSeen : null;
-  pendingSeen = t ? { callId: call.call_id, mode: t.mode, answered: t.answered } : null;
-  const ours = transferred && call && transferred.callId === call.call_id ? transferred : null;
-  if (ours) ours.snapshots += 1;
-  if (t) {
-    if (t.mode === "consult") consulting = true;
-    if (ours) ours.seen = true;
-    return;
-  }
-  const stillMine = !!call && call.operator_id === me && call.phase === "talking";
-  const failed = stillMine && ((was && !was.answered && !withdrawn) || (ours && !ours.seen && ours.snapshots >= 2));
-  if (was && was.mode === "consult") consulting = false;
-  if (was) withdrawn = false;
-  if (failed) {
-    transferred = null;
-    problem(label(L, "desk.transfer.failed"));
+  pendingSeen = t ? { callId: call.call_id, mode: t.mode } : null;
+  if (t && t.mode === "consult") consulting = true;
+  else if (was && was.mode === "consult") consulting = false;
+  const last = call ? call.last_transfer : null;
+  if (last && last.result === "failed" && transferred && transferred.callId === call.call_id) {
+    transferred = null; // the caller stayed: the card has its controls back
   }
 }
 
@@ -104,8 +106,11 @@ function renderCall(call) {
   if (!live) consulting = false;
   $("do-complete").disabled = !consulting || (!!pending && !pending.answered);
   $("do-cancel").disabled = !consulting;
-  $("card-transfer").hidden = !pending;
-  $("card-transfer").textContent = pending ? transferText(pending) : "";
+  const ended = live && !pending && call.last_transfer ? outcomeText(call.last_transfer) : "";
+  const box = $("card-transfer");
+  box.hidden = !pending && !ended;
+  box.textContent = pending ? transferText(pending) : ended;
+  box.classList.toggle("warn", !!ended && call.last_transfer.result === "failed");
   if (!call) return;
   $("card-number").textContent = call.number || "—";
   $("card-topic").textContent = call.topic ? label(L, `topic.${call.topic}`, call.topic) : "—";
@@ -211,7 +216,7 @@ async function transfer(path) {
   const callId = current.call_id;
   const done = await act(() => api(`/api/v1/desk/calls/${encodeURIComponent(callId)}/${path}`, { method: "POST", body }));
   if (done !== null && path === "consult") consulting = true;
-  if (done !== null && path === "transfer") transferred = { callId, seen: false, snapshots: 0 };
+  if (done !== null && path === "transfer") transferred = { callId };
   renderCall(current);
   if (transferred && current && transferred.callId === current.call_id) $("wu-notes").focus();
 }
@@ -269,7 +274,7 @@ async function start() {
   $("do-blind").addEventListener("click", () => transfer("transfer"));
   $("do-consult").addEventListener("click", () => transfer("consult"));
   $("do-complete").addEventListener("click", async () => { await control("consult/complete"); consulting = false; renderCall(current); });
-  $("do-cancel").addEventListener("click", async () => { withdrawn = true; await control("consult/cancel"); consulting = false; renderCall(current); });
+  $("do-cancel").addEventListener("click", async () => { await control("consult/cancel"); consulting = false; renderCall(current); });
   $("tr-kind").addEventListener("change", loadTargets);
   $("org-search").addEventListener("input", loadTargets);
   $("answers-q").addEventListener("input", (e) => loadAnswers(e.target.value, current ? current.topic : null));

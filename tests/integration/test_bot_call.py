@@ -246,18 +246,19 @@ async def bot_node(tmp_path: Path) -> AsyncIterator[tuple[MenuNode, BotCalls, Pr
         await synthesizer.aclose()
 
 
-def scenario(*, key9_after_ms: int, speak_after_ms: int, speech_ms: int, key0_after_ms: int,
-             talk_ms: int) -> str:  # fmt: skip
-    steps = f"""  <pause milliseconds="{key9_after_ms}"/>
-  <nop><action><exec play_pcap_audio="pcap/dtmf_2833_9.pcap"/></action></nop>
+def scenario(*, key: str = "9", key_after_ms: int, speak_after_ms: int, speech_ms: int,
+             key0_after_ms: int, talk_ms: int, tag: str = "bot") -> str:  # fmt: skip
+    """The caller: presses ``key``, asks the Korean question, presses 0, talks, hangs up."""
+    steps = f"""  <pause milliseconds="{key_after_ms}"/>
+  <nop><action><exec play_pcap_audio="pcap/dtmf_2833_{key}.pcap"/></action></nop>
   <pause milliseconds="{speak_after_ms}"/>
   <nop><action><exec play_pcap_audio="pcap/question.pcap"/></action></nop>
   <pause milliseconds="{speech_ms}"/>
   <pause milliseconds="{key0_after_ms}"/>
   <nop><action><exec play_pcap_audio="pcap/dtmf_2833_0.pcap"/></action></nop>
   <pause milliseconds="{talk_ms}"/>
-{bye_steps("bot")}"""
-    return caller_scenario("bot call", steps, tag="bot")
+{bye_steps(tag)}"""
+    return caller_scenario(f"{tag} call", steps, tag=tag)
 
 
 async def rendered_seconds(speech: PromptCache, text: str) -> float:
@@ -285,7 +286,7 @@ async def test_caller_asks_the_assistant_hears_the_answer_and_reaches_an_operato
         handover_s = await rendered_seconds(speech, Phrase.HANDOVER.value)
         (workdir / "bot.xml").write_text(
             scenario(
-                key9_after_ms=round(greeting.duration_s * 1000) + 2500,
+                key_after_ms=round(greeting.duration_s * 1000) + 2500,
                 speak_after_ms=round(bot_greeting_s * 1000) + 1500,
                 speech_ms=round(speech_s * 1000),
                 key0_after_ms=round(answer_s * 1000) + 4000,

@@ -36,6 +36,7 @@ from test_bot_call import (
     capture,
     korean_speech,
     rendered_seconds,
+    scenario,
     write_rtp_pcap,
 )
 from test_bot_call_engines import KOREAN_PHRASE, TEST_ANSWER, TEST_ANSWER_ID
@@ -50,7 +51,6 @@ from hotline.core.ids import QueueId
 from hotline.ivr.flow_yaml import load_demo_flow
 from hotline.reports.events import CallCentreEvent, EventKind
 from support.peers import free_udp_port, require, run_sipp
-from support.scenarios import bye_steps, caller_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -62,20 +62,6 @@ QUEUE = QueueId("social")
 # (key 1: 13280 < 17632) or far above it (keys 4-9); keys 2 and 3 would lose the 0.
 QUEUE_KEY = "1"
 MAX_WAIT_S = 2.0
-
-
-def scenario(*, key_after_ms: int, speak_after_ms: int, speech_ms: int, key0_after_ms: int,
-             talk_ms: int) -> str:  # fmt: skip
-    steps = f"""  <pause milliseconds="{key_after_ms}"/>
-  <nop><action><exec play_pcap_audio="pcap/dtmf_2833_{QUEUE_KEY}.pcap"/></action></nop>
-  <pause milliseconds="{speak_after_ms}"/>
-  <nop><action><exec play_pcap_audio="pcap/question.pcap"/></action></nop>
-  <pause milliseconds="{speech_ms}"/>
-  <pause milliseconds="{key0_after_ms}"/>
-  <nop><action><exec play_pcap_audio="pcap/dtmf_2833_0.pcap"/></action></nop>
-  <pause milliseconds="{talk_ms}"/>
-{bye_steps("qbot")}"""
-    return caller_scenario("queue bot call", steps, tag="qbot")
 
 
 def wire_queue_bot(node: MenuNode, bots: BotCalls) -> QueueBot:
@@ -129,6 +115,8 @@ async def test_queue_wait_norm_sends_the_caller_to_the_assistant_then_back_to_an
         handover_s = await rendered_seconds(speech, Phrase.HANDOVER.value)
         (workdir / "qbot.xml").write_text(
             scenario(
+                key=QUEUE_KEY,
+                tag="qbot",
                 key_after_ms=round(greeting.duration_s * 1000) + 2500,
                 speak_after_ms=round((MAX_WAIT_S + bot_greeting_s) * 1000) + 3000,
                 speech_ms=round(speech_s * 1000),

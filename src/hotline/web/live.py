@@ -121,18 +121,8 @@ class _Session:
             self.carded = call.call_id  # after it was sent: a failed card is tried again
 
     async def card(self, call: LiveCall) -> None:
-        ctx = context_of(self.websocket)
         card = await build_card(self.websocket, self.who, call)
-        await asyncio.to_thread(
-            ctx.audit.append,
-            at=ctx.clock.utcnow(),
-            actor=self.who.username,
-            role=self.who.role,
-            action=AuditAction.PERSONAL_DATA_VIEWED.value,
-            object=f"call:{call.call_id}",
-            details={"view": "call_card", "via": "live"},
-            source=client_address(self.websocket),
-        )
+        await self._audit_viewed(f"call:{call.call_id}", "call_card")
         await self.send({"type": "card", **card.model_dump(mode="json")})
 
     async def wallboard(self) -> None:
@@ -182,6 +172,10 @@ class _Session:
     async def audit_numbers(self, call_id: str | None) -> None:
         """The connection's one ``personal_data.viewed`` record for live events."""
         self.numbers_audited = True
+        await self._audit_viewed(f"call:{call_id}" if call_id else "live", "live_events")
+
+    async def _audit_viewed(self, obj: str, view: str) -> None:
+        """One ``personal_data.viewed`` record of this connection (R13)."""
         ctx = context_of(self.websocket)
         await asyncio.to_thread(
             ctx.audit.append,
@@ -189,8 +183,8 @@ class _Session:
             actor=self.who.username,
             role=self.who.role,
             action=AuditAction.PERSONAL_DATA_VIEWED.value,
-            object=f"call:{call_id}" if call_id else "live",
-            details={"view": "live_events", "via": "live"},
+            object=obj,
+            details={"view": view, "via": "live"},
             source=client_address(self.websocket),
         )
 
